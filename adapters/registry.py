@@ -1,0 +1,38 @@
+"""The adapter registry: built-ins (lazy) plus third-party entry points.
+
+Third-party packages add adapters by declaring, in their own pyproject.toml::
+
+    [project.entry-points."hcvg.adapters"]
+    my-model = "my_package.adapter:MyModelAdapter"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import Adapter
+from handi.registry import Registry
+
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter", base=Adapter, entry_point_group="hcvg.adapters")
+
+# The one list of built-in adapters, resolved only when asked for.
+ADAPTERS.register("static", "adapters.static:StaticAdapter")
+ADAPTERS.register("oracle", "adapters.oracle:OracleAdapter")
+ADAPTERS.register("folder", "adapters.folder:FolderAdapter")
+
+
+def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:
+    """Instantiate the adapter registered as ``name`` with keyword ``options``.
+
+    Raises:
+        UnknownNameError: If no adapter has that name.
+        TypeError: If an option is not accepted (the message lists the adapter's).
+    """
+    cls = registry.get(name)
+    try:
+        adapter = cls(**options)
+    except TypeError as err:
+        raise TypeError(f"adapter {name!r} rejected options {sorted(options)}: {err}") from err
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"adapter {name!r} built {type(adapter).__name__}, which is not an Adapter")
+    return adapter

@@ -1,0 +1,1 @@
+"""The `hcvg` command line: one class per subcommand, behind one console script."""

@@ -1,0 +1,51 @@
+"""Entry point of the `hcvg` console script."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from benchmark.cli.adapters import AdaptersCommand
+from benchmark.cli.base import Subcommand
+from benchmark.cli.run import DemoCommand, RunCommand
+from benchmark.cli.tables import TablesCommand
+from benchmark.runner import RunConfigMismatch
+from handi.registry import UnknownNameError
+
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hcvg",
+        description="handi-bench: benchmark hand-centric text-and-image conditioned video generation.",
+        epilog="Run `hcvg COMMAND --help` for a command's options. Start with `hcvg demo --out runs/demo`.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_to(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return 2
+    try:
+        return args.command.run(args)
+    except (FileExistsError, FileNotFoundError, UnknownNameError, RunConfigMismatch, ValueError) as err:
+        # Expected user errors: one clear line, no traceback (use -vv for one).
+        if args.verbose >= 2:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The run store: one directory per run, written so that a killed run loses nothing.
+
+Layout::
+
+    RUN/
+      run_config.json          what was run, with package versions and git commit
+      videos/<adapter>/<split>/seed-<k>/<sample>.mkv   lossless generated clips
+      previews/...mp4          optional lossy previews (never scored)
+      parts/<table>/*.parquet  append-only row batches, each written atomically
+      scores.parquet           one row per adapter, split, sample, seed, metric, scope
+      timings.parquet          seconds per sample and stage
+      summary.parquet          per adapter, split, metric, scope: value, 95% CI, n
+      failures.jsonl           one JSON object per failure, with the reason
+      leaderboard.md
+
+Every file is written to a temporary name and renamed into place, so a reader (or a
+resumed run) sees either the whole file or none of it. Consolidated tables are
+rebuilt from ``parts/`` at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+CONFIG_FILE = "run_config.json"
+FAILURES_FILE = "failures.jsonl"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as parquet, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+class RunStore:
+    """Reads and writes one run directory.
+
+    Args:
+        root: The run directory (created if missing).
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- config ----------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def has_config(self) -> bool:
+        return self.config_path.is_file()
+
+    def write_config(self, config: dict[str, Any]) -> Path:
+        return atomic_write_bytes(self.config_path, json.dumps(config, indent=2, default=str).encode())
+
+    def read_config(self) -> dict[str, Any]:
+        return json.loads(self.config_path.read_text())
+
+    # -- videos ----------------------------------------------------------------
+    def video_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
+        return self.root / "videos" / adapter / split / f"seed-{seed}" / f"{sample_id}.mkv"
+
+    def preview_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
+        return self.root / "previews" / adapter / split / f"seed-{seed}" / f"{sample_id}.mp4"
+
+    # -- tables ----------------------------------------------------------------
+    def append_rows(self, table: str, rows: list[dict[str, Any]]) -> Path | None:
+        """Append a batch of rows to ``table`` as one atomically written part file."""
+        if not rows:
+            return None
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        return atomic_write_parquet(self.root / "parts" / table / name, pd.DataFrame(rows))
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """All rows appended to ``table`` so far (empty DataFrame if none)."""
+        parts = sorted((self.root / "parts" / table).glob("*.parquet"))
+        frames = [pd.read_parquet(p) for p in parts]
+        frames = [f for f in frames if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def consolidate(self, table: str, sort_by: list[str]) -> pd.DataFrame:
+        """Write ``<table>.parquet`` from the parts, sorted so that it is reproducible."""
+        frame = self.read_table(table)
+        if not frame.empty:
+            frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
+        atomic_write_parquet(self.root / f"{table}.parquet", frame)
+        return frame
+
+    def write_table(self, table: str, frame: pd.DataFrame) -> Path:
+        return atomic_write_parquet(self.root / f"{table}.parquet", frame)
+
+    # -- failures --------------------------------------------------------------
+    @property
+    def failures_path(self) -> Path:
+        return self.root / FAILURES_FILE
+
+    def record_failure(self, **fields: Any) -> None:
+        """Append one failure as a JSON line (flushed to disk before returning)."""
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str)
+        with open(self.failures_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_failures(self) -> list[dict[str, Any]]:
+        """Failures recorded so far; a line cut short by a killed process is skipped."""
+        if not self.failures_path.is_file():
+            return []
+        return list(_parse_json_lines(self.failures_path.read_text(encoding="utf-8").splitlines()))
+
+
+def _parse_json_lines(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue

@@ -1,0 +1,70 @@
+"""From per-sample scores to a summary with bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_KEYS = ["adapter", "split", "metric", "scope"]
+
+
+def bootstrap_ci(values: np.ndarray, resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Args:
+        values: float ``[n]`` per-sample values (finite).
+        resamples: Number of bootstrap resamples.
+        confidence: Two-sided coverage, e.g. 0.95.
+        seed: RNG seed, fixed so that a summary is reproducible.
+
+    Returns:
+        (low, high); (nan, nan) for an empty input, (v, v) for a single value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    if values.size == 1:
+        return float(values[0]), float(values[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, values.size, size=(resamples, values.size))
+    means = values[idx].mean(axis=1)
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def summarize(scores: pd.DataFrame, resamples: int = 1000, confidence: float = 0.95) -> pd.DataFrame:
+    """Summarize per-sample scores.
+
+    Values are averaged over seeds per sample first, then over samples; the CI
+    resamples samples (the unit the benchmark draws), not seeds.
+
+    Args:
+        scores: Rows with columns adapter, split, sample_id, seed, metric, scope,
+            value, status, higher_is_better; only rows with status "ok" count.
+        resamples: Bootstrap resamples.
+        confidence: CI coverage.
+
+    Returns:
+        One row per adapter, split, metric, scope with value, ci_low, ci_high, n
+        (samples), higher_is_better; sorted by those keys.
+    """
+    columns = [*SUMMARY_KEYS, "value", "ci_low", "ci_high", "n", "higher_is_better"]
+    if scores.empty:
+        return pd.DataFrame(columns=columns)
+    ok = scores[scores["status"] == "ok"]
+    rows = []
+    for key, group in ok.groupby(SUMMARY_KEYS, sort=True):
+        per_sample = group.groupby("sample_id", sort=True)["value"].mean().to_numpy()
+        low, high = bootstrap_ci(per_sample, resamples, confidence)
+        rows.append(
+            dict(
+                zip(SUMMARY_KEYS, key),
+                value=float(per_sample.mean()),
+                ci_low=low,
+                ci_high=high,
+                n=int(per_sample.size),
+                higher_is_better=bool(group["higher_is_better"].iloc[0]),
+            )
+        )
+    return pd.DataFrame(rows, columns=columns)

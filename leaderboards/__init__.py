@@ -1,0 +1,1 @@
+"""Leaderboards and the paper's tables, rendered from pandas-level results only."""

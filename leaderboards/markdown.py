@@ -1,0 +1,82 @@
+"""A run's summary as Markdown tables: one per split and scope, best per column in bold."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def format_value(value: float, low: float | None = None, high: float | None = None) -> str:
+    """Four significant digits, with the CI as ``[low, high]`` when it is known."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:.4g}"
+    if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)) and low != high:
+        text += f" [{low:.4g}, {high:.4g}]"
+    return text
+
+
+def best_per_column(table: pd.DataFrame, higher_is_better: dict[str, bool]) -> dict[str, set[str]]:
+    """Row labels holding the best value of each metric column (ties all count)."""
+    best = {}
+    for metric, higher in higher_is_better.items():
+        column = table[metric].dropna()
+        if column.empty:
+            best[metric] = set()
+            continue
+        target = column.max() if higher else column.min()
+        best[metric] = set(column.index[column == target])
+    return best
+
+
+def render_leaderboard(summary: pd.DataFrame, timings: pd.DataFrame | None = None) -> str:
+    """Render a summary (see `benchmark.summary.summarize`) as Markdown.
+
+    Args:
+        summary: Rows of adapter, split, metric, scope, value, ci_low, ci_high, n,
+            higher_is_better.
+        timings: Optional per-sample timings (adapter, stage, seconds); adds the
+            mean generation seconds per clip.
+
+    Returns:
+        Markdown text: a heading and a table per (split, scope); metric columns carry
+        ↑ (higher is better) or ↓, and the best value in each column is bold.
+    """
+    if summary.empty:
+        return "# Leaderboard\n\nNo scores yet.\n"
+    lines = ["# Leaderboard", ""]
+    speed = _seconds_per_clip(timings)
+    for (split, scope), group in summary.groupby(["split", "scope"], sort=True):
+        direction = group.drop_duplicates("metric").set_index("metric")["higher_is_better"].to_dict()
+        metrics = sorted(direction)
+        values = group.pivot(index="adapter", columns="metric", values="value")
+        best = best_per_column(values, direction)
+        indexed = group.set_index(["adapter", "metric"])
+        header = ["adapter", *[f"{m} {'↑' if direction[m] else '↓'}" for m in metrics], "n"]
+        if speed:
+            header.append("s/clip")
+        lines += [f"## {split} — scope `{scope}`", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for adapter in values.index:
+            cells = [adapter]
+            for metric in metrics:
+                if (adapter, metric) not in indexed.index:
+                    cells.append("–")
+                    continue
+                row = indexed.loc[(adapter, metric)]
+                text = format_value(row["value"], row["ci_low"], row["ci_high"])
+                cells.append(f"**{text}**" if adapter in best[metric] else text)
+            cells.append(str(int(group[group["adapter"] == adapter]["n"].max())))
+            if speed:
+                cells.append(format_value(speed.get(adapter, math.nan)))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("Values are means over samples with 95% bootstrap confidence intervals in brackets; n = samples scored.")
+    return "\n".join(lines) + "\n"
+
+
+def _seconds_per_clip(timings: pd.DataFrame | None) -> dict[str, float]:
+    if timings is None or timings.empty or "stage" not in timings:
+        return {}
+    generated = timings[timings["stage"] == "generate"].dropna(subset=["seconds"])
+    return generated.groupby("adapter")["seconds"].mean().to_dict()

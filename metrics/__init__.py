@@ -1,0 +1,1 @@
+"""Metrics: per-sample and distribution-level scores at scope `full` or `ma`."""
