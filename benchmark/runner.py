@@ -102,7 +102,7 @@ class Runner:
         config = {
             "matrix": _jsonable(matrix),
             "metrics": {m.name: {"class": type(m).__qualname__, "higher_is_better": m.higher_is_better, "level": m.level, **m.config()} for m in metrics},
-            "scope": SCOPE_CONFIG,
+            "scope": SCOPE_CONFIG.to_dict(),
             "splits": {label: split.describe() for label, split in splits.items()},
             "video_storage": {"codec": "ffv1", "container": "matroska", "pix_fmt": "bgr0", "lossless": True},
             "environment": environment(),

@@ -1,0 +1,54 @@
+"""`hcvg assets list | fetch`: pretrained files, where they are, how to get them."""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmark.cli.base import Subcommand
+
+
+def _size(num_bytes: int | None) -> str:
+    if not num_bytes:
+        return "?"
+    return f"{num_bytes / 2**20:.1f} MiB"
+
+
+class AssetsCommand(Subcommand):
+    name = "assets"
+    help = "List pretrained assets (weights, detector models) or fetch one into the asset cache."
+    description = """Pretrained files are looked up, in order, at an explicit path, an environment
+variable, the asset cache ($HCVG_ASSET_DIR, default ~/.cache/hcvg/assets) and the
+Hugging Face hub cache. `fetch` downloads from the official source where the network
+allows; where it cannot, it builds the file locally if a recipe exists (the hand
+landmarker is assembled from the mediapipe==0.10.21 wheel on PyPI), or says exactly
+what to place where."""
+    epilog = """examples:
+  hcvg assets list
+  hcvg assets fetch hand-landmarker"""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("action", choices=["list", "fetch"], help="what to do")
+        parser.add_argument("names", nargs="*", help="assets to fetch (see `hcvg assets list`)")
+        parser.add_argument("--force", action="store_true", help="fetch again even if present")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from handi.assets import asset_status, fetch_asset, list_assets, sha256_of
+
+        if args.action == "list":
+            for name in list_assets():
+                status = asset_status(name)
+                mark = "present" if status["present"] else "MISSING"
+                print(f"{status['name']:<20} {mark:<8} {status['filename']} ({_size(status['size_bytes'])})")
+                print(f"{'':<20} at:     {status['path'] or status['expected_location']}")
+                print(f"{'':<20} source: {status['official_source']}")
+                if status["env_var"]:
+                    print(f"{'':<20} env:    {status['env_var']}")
+            return 0
+        if not args.names:
+            print("error: name the assets to fetch, e.g. `hcvg assets fetch hand-landmarker`")
+            return 2
+        for name in args.names:
+            path = fetch_asset(name, force=args.force)
+            print(f"{name}: {path}")
+            print(f"{'':<{len(name)}}  sha256 {sha256_of(path)}")
+        return 0

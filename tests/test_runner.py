@@ -1,0 +1,152 @@
+"""The matrix runner on small synthetic samples, with fresh registries."""
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adapters.base import Adapter, Capabilities
+from adapters.registry import ADAPTERS
+from benchmark.run_config import ComponentSpec, RunConfig
+from benchmark.runner import RunConfigMismatch, Runner
+from benchmark.splits import InMemorySplit
+from benchmark.video_io import write_video_lossless
+from handi.registry import Registry
+from tests.conftest import moving_square_sample
+
+METRICS = ["psnr", "ssim", "background-fidelity", "background-motion"]
+
+
+class FlakyAdapter(Adapter):
+    """Fails on some samples in the ways real models fail."""
+
+    name: ClassVar[str] = "flaky"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=4)
+
+    def generate(self, requests):
+        out = []
+        for r in requests:
+            if r.sample_id == "sq-1":
+                raise RuntimeError("CUDA out of memory (simulated by the test adapter)")
+            if r.sample_id == "sq-2":
+                out.append(np.full((r.num_frames, *r.size, 3), np.nan, np.float32))
+            else:
+                out.append(np.repeat(r.context[None], r.num_frames, axis=0))
+        return out
+
+
+class BrokenAdapter(Adapter):
+    name: ClassVar[str] = "broken"
+
+    def __init__(self):
+        raise FileNotFoundError("weights missing: /nowhere/model.safetensors")
+
+    def generate(self, requests):  # pragma: no cover - never built
+        return []
+
+
+def registries(samples):
+    adapters = Registry("adapter", base=Adapter)
+    for name in ADAPTERS.names():
+        adapters.register(name, ADAPTERS.get(name))
+    adapters.register("flaky", FlakyAdapter)
+    adapters.register("broken", BrokenAdapter)
+    splits = Registry("split")
+    splits.register("squares", lambda: InMemorySplit("squares", samples))
+    return adapters, splits
+
+
+def make_runner(tmp_path, samples, adapters, resume=False, metrics=METRICS, seeds=(0,)):
+    adapter_registry, split_registry = registries(samples)
+    config = RunConfig(
+        out=tmp_path / "run",
+        adapters=[a if isinstance(a, ComponentSpec) else ComponentSpec(a) for a in adapters],
+        splits=[ComponentSpec("squares")],
+        metrics=list(metrics),
+        seeds=list(seeds),
+        batch_size=2,
+    )
+    return Runner(config, resume=resume, adapters=adapter_registry, splits=split_registry, progress=False)
+
+
+def summary_value(summary, adapter, metric, scope="full"):
+    row = summary[(summary.adapter == adapter) & (summary.metric == metric) & (summary.scope == scope)]
+    assert len(row) == 1, f"no summary row for {adapter} {metric} {scope}"
+    return float(row["value"].iloc[0])
+
+
+def test_static_and_oracle_bounds(tmp_path, square_samples):
+    result = make_runner(tmp_path, square_samples, ["static", "oracle"]).run()
+    assert result.failures == []
+    summary = result.summary
+    assert set(summary.columns) >= {"adapter", "split", "metric", "scope", "value", "ci_low", "ci_high", "n"}
+    for scope in ("full", "ma"):
+        for metric in ("psnr", "ssim"):
+            assert summary_value(summary, "oracle", metric, scope) > summary_value(summary, "static", metric, scope)
+        assert summary_value(summary, "static", "background-motion", scope) == 0.0
+    assert (summary["n"] == len(square_samples)).all()
+    scores = pd.read_parquet(tmp_path / "run" / "scores.parquet")
+    assert len(scores) == 2 * len(square_samples) * len(METRICS) * 2
+    assert list(scores.columns[:6]) == ["adapter", "split", "seed", "sample_id", "metric", "scope"]
+    assert (tmp_path / "run" / "leaderboard.md").read_text().count("| oracle |") == 2
+
+
+def test_failures_are_recorded_and_the_rest_is_scored(tmp_path, square_samples):
+    result = make_runner(tmp_path, square_samples, ["flaky", "broken", "static"]).run()
+    by_sample = {(f.get("adapter"), f.get("sample")): f for f in result.failures}
+    assert "CUDA out of memory" in by_sample[("flaky", "sq-1")]["error"]
+    assert "NaN" in by_sample[("flaky", "sq-2")]["error"]
+    assert "weights missing" in by_sample[("broken", None)]["error"]
+    flaky = result.scores[result.scores.adapter == "flaky"]
+    assert sorted(flaky.sample_id.unique()) == ["sq-0", "sq-3"]
+    assert sorted(result.scores[result.scores.adapter == "static"].sample_id.unique()) == ["sq-0", "sq-1", "sq-2", "sq-3"]
+
+
+def test_corrupt_folder_video_is_a_failure_naming_the_file(tmp_path, square_samples):
+    root = tmp_path / "model_out"
+    for sample in square_samples:
+        write_video_lossless(root / f"{sample.id}.mkv", sample.target)
+    (root / "sq-2.mkv").write_bytes(b"\x1aE\xdf\xa3 truncated matroska" * 10)
+    spec = ComponentSpec("folder", {"root": str(root)}, label="my-model")
+    result = make_runner(tmp_path, square_samples, [spec]).run()
+    assert len(result.failures) == 1
+    assert "sq-2.mkv" in result.failures[0]["error"] and result.failures[0]["adapter"] == "my-model"
+    assert sorted(result.scores.sample_id.unique()) == ["sq-0", "sq-1", "sq-3"]
+
+
+def test_rerun_with_resume_generates_nothing_and_keeps_the_summary(tmp_path, square_samples):
+    first = make_runner(tmp_path, square_samples, ["static", "oracle"]).run()
+    assert first.generated == 8
+    with pytest.raises(FileExistsError, match="--resume"):
+        make_runner(tmp_path, square_samples, ["static", "oracle"]).run()
+    again = make_runner(tmp_path, square_samples, ["static", "oracle"], resume=True).run()
+    assert again.generated == 0
+    pd.testing.assert_frame_equal(first.summary, again.summary)
+    with pytest.raises(RunConfigMismatch, match="different matrix"):
+        make_runner(tmp_path, square_samples, ["static"], resume=True).run()
+
+
+def test_lost_scores_are_recomputed_from_stored_videos(tmp_path, square_samples):
+    first = make_runner(tmp_path, square_samples, ["static"]).run()
+    for part in (tmp_path / "run" / "parts" / "scores").glob("*.parquet"):
+        part.unlink()  # as if killed after the videos were written but before scoring
+    again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
+    assert again.generated == 0
+    pd.testing.assert_frame_equal(first.summary, again.summary)
+
+
+def test_seeds_are_separate_generations(tmp_path, square_samples):
+    result = make_runner(tmp_path, square_samples[:2], ["static"], seeds=(0, 1)).run()
+    assert result.generated == 4
+    assert sorted(result.scores.seed.unique()) == [0, 1]
+    assert (result.summary["n"] == 2).all()  # n counts samples, seeds are averaged first
+
+
+def test_empty_motion_area_is_undefined_at_ma_scope_only(tmp_path):
+    sample = moving_square_sample("empty-ma")
+    sample = type(sample)(**{**sample.__dict__, "motion_area": np.zeros_like(sample.motion_area)})
+    result = make_runner(tmp_path, [sample], ["oracle"], metrics=["psnr"]).run()
+    rows = result.scores.set_index("scope")
+    assert rows.loc["full", "status"] == "ok"
+    assert rows.loc["ma", "status"] == "undefined" and "empty" in rows.loc["ma", "note"]
