@@ -65,6 +65,13 @@ class RunStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def remove_temporaries(self) -> int:
+        """Delete temporary files left by a killed writer; returns how many."""
+        stale = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
     # -- config ----------------------------------------------------------------
     @property
     def config_path(self) -> Path:

@@ -123,9 +123,13 @@ class Runner:
     def run(self) -> RunResult:
         """Run the whole matrix and write scores, summary and leaderboard."""
         cfg = self.config
+        for spec in cfg.adapters:  # unknown names are user errors: fail before any work
+            if spec.name not in self.adapter_registry:
+                self.adapter_registry.get(spec.name)  # raises, suggesting close names
         metrics = [self.metric_registry.get(name)() for name in cfg.metrics]
         splits = {spec.label: load_split(spec.name, registry=self.split_registry, **spec.options) for spec in cfg.splits}
         self._prepare_store(metrics, splits)
+        self.store.remove_temporaries()
         done = self._finished_keys()
 
         total = len(cfg.adapters) * len(cfg.seeds) * sum(len(s) for s in splits.values())

@@ -13,6 +13,8 @@ import av
 import numpy as np
 
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".avi", ".webm", ".mov", ".gif")
+# Container formats we write, by suffix (named explicitly: temporary names end in .tmp).
+_WRITE_FORMATS = {".mkv": "matroska", ".mp4": "mp4"}
 
 
 class VideoReadError(RuntimeError):
@@ -26,8 +28,8 @@ def _check_frames(frames: np.ndarray, path: Path) -> None:
         raise ValueError(f"{path}: no frames to write")
 
 
-def _encode(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, fps: int, options: dict | None = None) -> None:
-    with av.open(str(path), mode="w") as container:
+def _encode(path: Path, container_format: str, frames: np.ndarray, codec: str, pix_fmt: str, fps: int, options: dict | None = None) -> None:
+    with av.open(str(path), mode="w", format=container_format) as container:
         stream = container.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
@@ -36,11 +38,18 @@ def _encode(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, fps: int, 
         container.mux(stream.encode())  # flush
 
 
+def _write_format(path: Path) -> str:
+    try:
+        return _WRITE_FORMATS[path.suffix]
+    except KeyError:
+        raise ValueError(f"{path}: can write {', '.join(_WRITE_FORMATS)} files, not {path.suffix!r}") from None
+
+
 def _atomic_write(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix last: FFmpeg picks the container format from it.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    # A hidden ".tmp" name: a killed writer leaves nothing that looks like a video.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)  # readers never see a half-written file
@@ -62,7 +71,7 @@ def write_video_lossless(path: str | Path, frames: np.ndarray, fps: int = 8) -> 
     """
     path = Path(path)
     _check_frames(frames, path)
-    return _atomic_write(path, lambda tmp: _encode(tmp, frames, "ffv1", "bgr0", fps))
+    return _atomic_write(path, lambda tmp: _encode(tmp, _write_format(path), frames, "ffv1", "bgr0", fps))
 
 
 def write_video_preview(path: str | Path, frames: np.ndarray, fps: int = 8, crf: int = 18) -> Path:
@@ -77,7 +86,8 @@ def write_video_preview(path: str | Path, frames: np.ndarray, fps: int = 8, crf:
     path = Path(path)
     _check_frames(frames, path)
     return _atomic_write(
-        path, lambda tmp: _encode(tmp, frames, "libx264", "yuv420p", fps, {"crf": str(crf), "preset": "medium"})
+        path,
+        lambda tmp: _encode(tmp, _write_format(path), frames, "libx264", "yuv420p", fps, {"crf": str(crf), "preset": "medium"}),
     )
 
 

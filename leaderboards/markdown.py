@@ -12,8 +12,11 @@ def format_value(value: float, low: float | None = None, high: float | None = No
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     text = f"{value:.4g}"
-    if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)) and low != high:
-        text += f" [{low:.4g}, {high:.4g}]"
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return text
+    low_text, high_text = f"{low:.4g}", f"{high:.4g}"
+    if low_text != high_text:  # a CI that rounds to a point says nothing
+        text += f" [{low_text}, {high_text}]"
     return text
 
 

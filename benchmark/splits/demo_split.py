@@ -13,15 +13,27 @@ def build_demo_split(**options: Any) -> InMemorySplit:
     """The `demo` split: synthetic egocentric clips, generated deterministically.
 
     Args:
-        **options: Fields of `DemoConfig` (num_samples, seed, ...), as strings or values.
+        **options: Fields of `DemoConfig` (num_samples, seed, ...), as values or CLI
+            strings; tuple fields take "|"-separated items (``actions=cut|push``).
     """
     fields = {f.name: f.type for f in dataclasses.fields(DemoConfig)}
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise TypeError(f"split 'demo' has no option(s) {unknown}; known: {sorted(fields)}")
     defaults = DemoConfig()
-    # CLI options arrive as strings: coerce them to the type of the default.
-    typed = {k: type(getattr(defaults, k))(v) for k, v in options.items()}
+    typed = {k: _coerce(v, getattr(defaults, k)) for k, v in options.items()}
     config = dataclasses.replace(defaults, **typed)
     samples = load_demo_split(config)
     return InMemorySplit("demo", samples, {"generator": "benchmark.splits.demo", **dataclasses.asdict(config)})
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """CLI options arrive as strings: convert to the default's type ("a|b" for tuples)."""
+    if not isinstance(value, str):
+        return value
+    if isinstance(default, tuple):
+        item_type = type(default[0]) if default else str
+        return tuple(item_type(item.strip()) for item in value.split("|"))
+    if isinstance(default, bool):
+        return value.lower() in ("1", "true", "yes")
+    return type(default)(value)
