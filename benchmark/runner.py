@@ -23,13 +23,15 @@ from adapters.registry import ADAPTERS, create_adapter
 from benchmark.run_config import ComponentSpec, RunConfig, environment
 from benchmark.run_store import RunStore, atomic_write_bytes
 from benchmark.sample import Sample
-from benchmark.scoring import score_sample
+from benchmark.feature_cache import FeatureCache
+from benchmark.scoring import Scorer
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from benchmark.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
 from handi.registry import Registry
 from leaderboards.markdown import render_leaderboard
 from metrics.base import Metric
+from metrics.features.registry import FEATURES
 from metrics.registry import METRICS
 from metrics.scope import SCOPE_CONFIG
 
@@ -74,6 +76,7 @@ class Runner:
         adapters: Registry = ADAPTERS,
         metrics: Registry = METRICS,
         splits: Registry = SPLITS,
+        features: Registry = FEATURES,
         progress: bool = True,
     ):
         self.config = config
@@ -81,6 +84,7 @@ class Runner:
         self.adapter_registry = adapters
         self.metric_registry = metrics
         self.split_registry = splits
+        self.feature_registry = features
         self.progress = progress
         self.store = RunStore(config.out)
         self.generated = 0
@@ -103,6 +107,7 @@ class Runner:
             "matrix": _jsonable(matrix),
             "metrics": {m.name: {"class": type(m).__qualname__, "higher_is_better": m.higher_is_better, "level": m.level, **m.config()} for m in metrics},
             "scope": SCOPE_CONFIG.to_dict(),
+            "features": self.scorer.extractor_configs(),
             "splits": {label: split.describe() for label, split in splits.items()},
             "video_storage": {"codec": "ffv1", "container": "matroska", "pix_fmt": "bgr0", "lossless": True},
             "environment": environment(),
@@ -128,8 +133,14 @@ class Runner:
                 self.adapter_registry.get(spec.name)  # raises, suggesting close names
         metrics = [self.metric_registry.get(name)() for name in cfg.metrics]
         splits = {spec.label: load_split(spec.name, registry=self.split_registry, **spec.options) for spec in cfg.splits}
+        self.scorer = Scorer(metrics, cfg.scopes, self.feature_registry, FeatureCache(self.store.root / "features"))
+        dropped = self.scorer.drop_unavailable()
         self._prepare_store(metrics, splits)
         self.store.remove_temporaries()
+        for metric, reason in dropped.items():
+            # Missing weights skip the metric (said once, in the report), not the run.
+            logger.warning("skipping metric %s: %s", metric, reason)
+            self.store.record_failure(metric=metric, stage="metric-setup", error=f"skipped: {reason}")
         done = self._finished_keys()
 
         total = len(cfg.adapters) * len(cfg.seeds) * sum(len(s) for s in splits.values())
@@ -164,18 +175,17 @@ class Runner:
                     error=f"{type(err).__name__}: {err}",
                 )
         videos = self._videos_for(adapter, label, split_label, seed, samples)
+        start = time.perf_counter()
+        scored = self.scorer.score(samples, videos, label, split_label, seed)
+        per_clip = (time.perf_counter() - start) / max(1, len(scored.rows))
         score_rows, timing_rows = [], []
-        for sample in samples:
-            video = videos.get(sample.id)
-            if video is None:
-                continue
-            start = time.perf_counter()
-            rows, errors = score_sample(sample, video, metrics, self.config.scopes)
-            key = {"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id}
+        for sample_id, rows in scored.rows.items():
+            key = {"adapter": label, "split": split_label, "seed": seed, "sample_id": sample_id}
             score_rows += [{**key, **row} for row in rows]
-            for error in errors:
-                self.store.record_failure(**{**key, "sample": sample.id}, stage="metric", **error)
-            timing_rows.append({**key, "stage": "score", "seconds": time.perf_counter() - start})
+            timing_rows.append({**key, "stage": "score", "seconds": per_clip})
+        for error in scored.errors:
+            sample_id = error.pop("sample_id")
+            self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample_id, stage="metric", **error)
         # One part per batch: a sample's scores are either all on disk or not at all.
         self.store.append_rows("scores", score_rows)
         self.store.append_rows("timings", timing_rows)

@@ -1,67 +1,175 @@
-"""Scoring one generated clip with every metric at every scope."""
+"""Scoring generated clips: scope crops, shared backbone features, every metric.
+
+For one batch of clips and one scope, each feature extractor that some metric reads
+runs once over the batch (its output cached, ground truth once per split), then every
+metric reads those features. A failing extractor or metric fails only the samples and
+metrics that depend on it.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from benchmark.feature_cache import GROUND_TRUTH, FeatureCache, generated_owner
 from benchmark.sample import Sample
+from handi.registry import Registry
 from metrics.base import Metric, MetricUndefined, SampleMetric, ScoredItem
+from metrics.features.base import FeatureExtractor
 from metrics.scope import apply_scope
 
 logger = logging.getLogger(__name__)
 
 
-def score_sample(
-    sample: Sample, generated: np.ndarray, metrics: list[Metric], scopes: list[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Score one clip.
+@dataclass
+class ScoredBatch:
+    """Rows and failures from scoring one batch."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sample id -> rows
+    errors: list[dict[str, Any]] = field(default_factory=list)  # with "sample_id"
+
+
+class Scorer:
+    """Scores clips with per-sample metrics at each scope.
 
     Args:
-        sample: The benchmark sample (references: context, target, motion area).
-        generated: uint8 ``[L, H, W, 3]`` clip, already validated.
-        metrics: Per-sample metrics to compute.
+        metrics: The metrics (per-sample ones are scored here).
         scopes: "full" and/or "ma".
-
-    Returns:
-        (rows, errors): one row per metric and scope with ``value`` and ``status``
-        ("ok", "undefined" with a ``note``, or "error"); and one dict per metric
-        that raised, for the failure log.
+        extractors: Registry of feature extractors; those the metrics name are built
+            on first use.
+        cache: Where features are cached (None: not cached).
     """
-    rows: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    for scope in scopes:
-        try:
-            gen, target, context, mask = apply_scope(
-                scope, generated=generated, target=sample.target, context=sample.context, motion_area=sample.motion_area
-            )
-        except MetricUndefined as err:
-            rows += [_row(m, scope, math.nan, "undefined", str(err)) for m in metrics]
-            continue
-        item = ScoredItem(sample.id, scope, gen, target, context, mask, sample.prompt)
-        for metric in metrics:
-            if not isinstance(metric, SampleMetric):
-                continue
+
+    def __init__(self, metrics: list[Metric], scopes: list[str], extractors: Registry | None = None, cache: FeatureCache | None = None):
+        self.metrics = [m for m in metrics if isinstance(m, SampleMetric)]
+        self.scopes = list(scopes)
+        self.extractor_registry = extractors
+        self.cache = cache
+        self._extractors: dict[str, FeatureExtractor | Exception] = {}
+        self.feature_names = sorted({name for m in self.metrics for name in m.features})
+
+    def drop_unavailable(self) -> dict[str, str]:
+        """Build every extractor now; drop the metrics whose extractor cannot be built.
+
+        Returns:
+            Metric name -> why it was dropped (e.g. the weights file that is missing).
+        """
+        dropped = {}
+        for name in self.feature_names:
             try:
-                value = float(metric.score(item))
-            except MetricUndefined as err:
-                rows.append(_row(metric, scope, math.nan, "undefined", str(err)))
-                continue
-            except Exception as err:  # a failing metric must not stop the run
-                logger.debug("metric %s failed on %s", metric.name, sample.id, exc_info=True)
-                rows.append(_row(metric, scope, math.nan, "error", f"{type(err).__name__}: {err}"))
-                errors.append({"metric": metric.name, "scope": scope, "error": f"{type(err).__name__}: {err}"})
-                continue
-            if not math.isfinite(value):
-                message = f"metric {metric.name} returned {value} at scope {scope}"
-                rows.append(_row(metric, scope, math.nan, "error", message))
-                errors.append({"metric": metric.name, "scope": scope, "error": message})
-                continue
-            rows.append(_row(metric, scope, value, "ok", ""))
-    return rows, errors
+                self._extractor(name)
+            except Exception as err:
+                for metric in [m for m in self.metrics if name in m.features]:
+                    dropped[metric.name] = f"feature extractor {name!r} unavailable: {type(err).__name__}: {err}"
+        self.metrics = [m for m in self.metrics if m.name not in dropped]
+        self.feature_names = sorted({n for m in self.metrics for n in m.features})
+        return dropped
+
+    def extractor_configs(self) -> dict[str, Any]:
+        """Configs of the extractors built so far (for the run config)."""
+        return {n: e.config() for n, e in self._extractors.items() if isinstance(e, FeatureExtractor)}
+
+    def _extractor(self, name: str) -> FeatureExtractor:
+        if name not in self._extractors:
+            try:
+                if self.extractor_registry is None:
+                    raise RuntimeError(f"no feature-extractor registry to build {name!r} from")
+                self._extractors[name] = self.extractor_registry.get(name)()
+            except Exception as err:  # e.g. missing weights: remembered, reported per sample
+                self._extractors[name] = err
+        extractor = self._extractors[name]
+        if isinstance(extractor, Exception):
+            raise extractor
+        return extractor
+
+    def score(self, samples: list[Sample], videos: dict[str, np.ndarray], adapter: str, split: str, seed: int) -> ScoredBatch:
+        """Score the clips in ``videos`` (sample id -> uint8 [L,H,W,3]) of ``samples``."""
+        out = ScoredBatch(rows={s.id: [] for s in samples if s.id in videos})
+        samples = [s for s in samples if s.id in videos]
+        for scope in self.scopes:
+            items: dict[str, ScoredItem] = {}
+            for sample in samples:
+                try:
+                    gen, target, context, mask = apply_scope(
+                        scope, generated=videos[sample.id], target=sample.target, context=sample.context,
+                        motion_area=sample.motion_area,
+                    )
+                except MetricUndefined as err:
+                    out.rows[sample.id] += [_row(m, scope, math.nan, "undefined", str(err)) for m in self.metrics]
+                    continue
+                items[sample.id] = ScoredItem(sample.id, scope, gen, target, context, mask, sample.prompt)
+            feature_errors = self._attach_features(items, scope, adapter, split, seed)
+            for sample_id, item in items.items():
+                for metric in self.metrics:
+                    missing = [f for f in metric.features if (sample_id, f) in feature_errors]
+                    if missing:
+                        message = f"feature {missing[0]!r} failed: {feature_errors[(sample_id, missing[0])]}"
+                        out.rows[sample_id].append(_row(metric, scope, math.nan, "error", message))
+                        out.errors.append({"sample_id": sample_id, "metric": metric.name, "scope": scope, "error": message})
+                        continue
+                    row, error = _score_one(metric, item)
+                    out.rows[sample_id].append(row)
+                    if error:
+                        out.errors.append({"sample_id": sample_id, **error})
+        return out
+
+    def _attach_features(self, items: dict[str, ScoredItem], scope: str, adapter: str, split: str, seed: int) -> dict[tuple[str, str], str]:
+        """Fill ``item.features`` / ``item.target_features``; returns (sample, feature) -> error."""
+        errors: dict[tuple[str, str], str] = {}
+        for name in self.feature_names:
+            for owner, clip_of, slot in (
+                (generated_owner(adapter, seed), lambda i: i.generated, "features"),
+                (GROUND_TRUTH, lambda i: i.target, "target_features"),
+            ):
+                todo = []
+                for sample_id, item in items.items():
+                    cached = self.cache.load(name, scope, owner, split, sample_id) if self.cache else None
+                    if cached is not None:
+                        getattr(item, slot)[name] = cached
+                    else:
+                        todo.append(sample_id)
+                if not todo:
+                    continue
+                for sample_id, result in zip(todo, self._extract(name, [clip_of(items[i]) for i in todo])):
+                    if isinstance(result, Exception):
+                        errors[(sample_id, name)] = f"{type(result).__name__}: {result}"
+                        continue
+                    getattr(items[sample_id], slot)[name] = result
+                    if self.cache:
+                        self.cache.save(name, scope, owner, split, sample_id, result)
+        return errors
+
+    def _extract(self, name: str, clips: list[np.ndarray]) -> list[np.ndarray | Exception]:
+        """Run one extractor on a batch; on failure, one by one so only bad clips fail."""
+        try:
+            extractor = self._extractor(name)
+        except Exception as err:
+            return [err] * len(clips)
+        try:
+            return list(extractor.extract(clips))
+        except Exception as batch_error:
+            if len(clips) == 1:
+                return [batch_error]
+        return [self._extract(name, [clip])[0] for clip in clips]
+
+
+def _score_one(metric: SampleMetric, item: ScoredItem) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    try:
+        value = float(metric.score(item))
+    except MetricUndefined as err:
+        return _row(metric, item.scope, math.nan, "undefined", str(err)), None
+    except Exception as err:  # a failing metric must not stop the run
+        logger.debug("metric %s failed on %s", metric.name, item.sample_id, exc_info=True)
+        message = f"{type(err).__name__}: {err}"
+        return _row(metric, item.scope, math.nan, "error", message), {"metric": metric.name, "scope": item.scope, "error": message}
+    if not math.isfinite(value):
+        message = f"metric {metric.name} returned {value}"
+        return _row(metric, item.scope, math.nan, "error", message), {"metric": metric.name, "scope": item.scope, "error": message}
+    return _row(metric, item.scope, value, "ok", ""), None
 
 
 def _row(metric: Metric, scope: str, value: float, status: str, note: str) -> dict[str, Any]:

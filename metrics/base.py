@@ -9,8 +9,8 @@ reduce with `compute`.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class ScoredItem:
         context: uint8 ``[H, W, 3]`` context frame.
         motion_area: bool ``[H, W]`` GT motion-area mask, or None if unknown.
         prompt: Action text.
+        features: Extractor name → features of ``generated`` (see `Metric.features`).
+        target_features: Extractor name → features of ``target``.
     """
 
     sample_id: str
@@ -39,6 +41,8 @@ class ScoredItem:
     context: np.ndarray
     motion_area: np.ndarray | None
     prompt: str
+    features: dict[str, Any] = field(default_factory=dict)
+    target_features: dict[str, Any] = field(default_factory=dict)
 
 
 class MetricUndefined(ValueError):
@@ -53,12 +57,15 @@ class Metric(abc.ABC):
         higher_is_better: Direction, shown as an arrow in leaderboards.
         level: "sample" (one value per item) or "distribution" (one value per set).
         needs_motion_area: The metric reads ``item.motion_area``.
+        features: Names of the feature extractors whose outputs the metric reads from
+            ``item.features`` (generated clip) and ``item.target_features`` (ground truth).
     """
 
     name: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
     level: ClassVar[Literal["sample", "distribution"]] = "sample"
     needs_motion_area: ClassVar[bool] = False
+    features: ClassVar[tuple[str, ...]] = ()
 
     def config(self) -> dict:
         """Every preprocessing choice, written into the run config."""
@@ -77,3 +84,24 @@ class SampleMetric(Metric):
         Raises:
             MetricUndefined: If the metric has no value for this item.
         """
+
+
+class DistributionMetric(Metric):
+    """A metric over a set of clips (FID, FVD): accumulate with `update`, reduce with `compute`.
+
+    State must reduce by concatenation or sum, so shards merge to the single-process number.
+    """
+
+    level: ClassVar[Literal["distribution"]] = "distribution"
+
+    @abc.abstractmethod
+    def update(self, item: ScoredItem) -> None:
+        """Add one item (its features) to the state."""
+
+    @abc.abstractmethod
+    def compute(self) -> float:
+        """The metric over everything added since the last `reset`."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Forget all state."""

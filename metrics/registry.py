@@ -18,6 +18,9 @@ METRICS.register("psnr", "metrics.psnr:PSNR")
 METRICS.register("ssim", "metrics.ssim:SSIM")
 METRICS.register("background-fidelity", "metrics.background_fidelity:BackgroundFidelity")
 METRICS.register("background-motion", "metrics.background_motion:BackgroundMotionRatio")
+METRICS.register("hs-err", "metrics.hs_err:HandStructureError")
+METRICS.register("hand-recall", "metrics.hs_err:HandDetectionRecall")
+METRICS.register("hand-precision", "metrics.hs_err:HandDetectionPrecision")
 
 
 def create_metric(name: str, registry: Registry[type[Metric]] = METRICS, **options: Any) -> Metric:

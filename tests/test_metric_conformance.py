@@ -22,8 +22,14 @@ SIZE, NUM_FRAMES = 48, 4
 SMALL_SCOPE = ScopeConfig(size=SIZE)
 
 
-def _item(scope: str, seed: int = 0, with_mask: bool = True) -> ScoredItem:
-    """A random clip whose frames drift from the context, with a rectangular motion area."""
+def _item(scope: str, seed: int = 0, with_mask: bool = True, metric: Metric | None = None) -> ScoredItem:
+    """A random clip whose frames drift from the context, with a rectangular motion area.
+
+    A metric that reads backbone features gets a demo clip with drawn hands instead (a
+    hand detector finds nothing in noise), with the features its extractors compute.
+    """
+    if metric is not None and metric.features:
+        return _feature_item(scope, metric, with_mask)
     rng = np.random.default_rng(seed)
     context = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     drift = rng.integers(-30, 31, (NUM_FRAMES, SIZE, SIZE, 3))
@@ -38,8 +44,31 @@ def _item(scope: str, seed: int = 0, with_mask: bool = True) -> ScoredItem:
     return ScoredItem(f"rand-{seed}", scope, gen, tgt, ctx, ma, "pick up the cup")
 
 
+def _feature_item(scope: str, metric: Metric, with_mask: bool) -> ScoredItem:
+    from benchmark.splits import load_split
+    from metrics.features.registry import FEATURES
+
+    sample = load_split("demo", num_samples=1).get("demo-0000")
+    generated = sample.target[::-1].copy()  # the same hands, played backwards
+    gen, tgt, ctx, ma = apply_scope(
+        scope, generated=generated, target=sample.target, context=sample.context, motion_area=sample.motion_area
+    )
+    item = ScoredItem(sample.id, scope, gen, tgt, ctx, ma if with_mask else None, sample.prompt)
+    for name in metric.features:
+        try:
+            extractor = _EXTRACTORS.setdefault(name, FEATURES.get(name).for_tests())
+        except FileNotFoundError as err:  # e.g. the hand-landmarker model was not fetched
+            pytest.skip(f"feature extractor {name!r} unavailable: {err}")
+        item.features[name] = extractor.extract([item.generated])[0]
+        item.target_features[name] = extractor.extract([item.target])[0]
+    return item
+
+
+_EXTRACTORS: dict = {}
+
+
 def test_builtins_are_registered():
-    assert {"psnr", "ssim", "background-fidelity", "background-motion"} <= set(NAMES)
+    assert {"psnr", "ssim", "background-fidelity", "background-motion", "hs-err", "hand-recall"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -61,10 +90,10 @@ def test_metric_scores_a_random_item_deterministically(name, scope):
     metric = create_metric(name)
     if not isinstance(metric, SampleMetric):
         pytest.skip(f"{name} is distribution-level; it has no per-item score")
-    item = _item(scope)
+    item = _item(scope, metric=metric)
     value = metric.score(item)
     assert isinstance(value, float) and math.isfinite(value)
-    assert create_metric(name).score(_item(scope)) == value  # fresh instance, fresh arrays
+    assert create_metric(name).score(_item(scope, metric=metric)) == value  # fresh instance, fresh arrays
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -72,7 +101,7 @@ def test_metric_without_a_mask_is_undefined_only_if_it_needs_one(name):
     metric = create_metric(name)
     if not isinstance(metric, SampleMetric):
         pytest.skip(f"{name} is distribution-level; it has no per-item score")
-    item = _item("full", with_mask=False)
+    item = _item("full", with_mask=False, metric=metric)
     if metric.needs_motion_area:
         with pytest.raises(MetricUndefined):
             metric.score(item)
@@ -85,7 +114,7 @@ def test_metric_does_not_modify_its_input(name):
     metric = create_metric(name)
     if not isinstance(metric, SampleMetric):
         pytest.skip(f"{name} is distribution-level; it has no per-item score")
-    item = _item("full")
+    item = _item("full", metric=metric)
     before = [a.copy() for a in (item.generated, item.target, item.context, item.motion_area)]
     metric.score(item)
     for old, new in zip(before, (item.generated, item.target, item.context, item.motion_area)):

@@ -150,3 +150,23 @@ def test_empty_motion_area_is_undefined_at_ma_scope_only(tmp_path):
     rows = result.scores.set_index("scope")
     assert rows.loc["full", "status"] == "ok"
     assert rows.loc["ma", "status"] == "undefined" and "empty" in rows.loc["ma", "note"]
+
+
+def test_metric_whose_backbone_is_missing_is_skipped_once_with_the_reason(tmp_path, square_samples):
+    from metrics.features.base import FeatureExtractor
+
+    class MissingWeights(FeatureExtractor):
+        name = "hand-keypoints"
+
+        def __init__(self):
+            raise FileNotFoundError("hand_landmarker.task not found; run `hcvg assets fetch hand-landmarker`")
+
+    features = Registry("feature extractor")
+    features.register("hand-keypoints", MissingWeights)
+    adapter_registry, split_registry = registries(square_samples)
+    config = RunConfig(out=tmp_path / "run", adapters=[ComponentSpec("static")], splits=[ComponentSpec("squares")],
+                       metrics=["psnr", "hs-err"])
+    result = Runner(config, adapters=adapter_registry, splits=split_registry, features=features, progress=False).run()
+    assert len(result.failures) == 1
+    assert result.failures[0]["metric"] == "hs-err" and "hcvg assets fetch" in result.failures[0]["error"]
+    assert set(result.summary.metric) == {"psnr"}

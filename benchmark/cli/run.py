@@ -36,6 +36,20 @@ def _report(result: RunResult) -> int:
     return 0
 
 
+def _ensure_hand_landmarker() -> None:
+    """The demo scores HS-Err: get the hand model once (a download, or a local build)."""
+    from handi.assets import AssetNotFoundError, fetch_asset, resolve_asset
+
+    try:
+        resolve_asset("hand-landmarker")
+    except AssetNotFoundError:
+        print("Fetching the MediaPipe hand-landmarker model once (needed for HS-Err)...", file=sys.stderr)
+        try:
+            print(f"  -> {fetch_asset('hand-landmarker')}", file=sys.stderr)
+        except AssetNotFoundError as err:  # the run still goes on; the hand metrics are skipped
+            print(f"  could not get it; hand metrics will be skipped: {err}", file=sys.stderr)
+
+
 class RunCommand(Subcommand):
     name = "run"
     help = "Run adapters × splits × seeds, score every clip, write summary and leaderboard."
@@ -105,6 +119,7 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        _ensure_hand_landmarker()
         config = RunConfig(
             out=args.out,
             adapters=[ComponentSpec.parse(a) for a in args.adapters],

@@ -1,0 +1,47 @@
+"""Backbone outputs cached in the run directory, so each backbone runs once per clip and scope.
+
+Layout: ``RUN/features/<extractor>/<scope>/<owner>/<split>/<sample>.npy`` where the
+owner is ``<adapter>/seed-<k>`` for generated clips and ``_ground_truth`` for the
+reference clips, which are the same for every adapter and seed and so are computed
+once per split. Files are written atomically: a killed run keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.run_store import atomic_write_bytes
+
+GROUND_TRUTH = "_ground_truth"
+
+
+class FeatureCache:
+    """Reads and writes cached feature arrays under ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, extractor: str, scope: str, owner: str, split: str, sample_id: str) -> Path:
+        return self.root / extractor / scope / owner / split / f"{sample_id}.npy"
+
+    def load(self, extractor: str, scope: str, owner: str, split: str, sample_id: str) -> np.ndarray | None:
+        path = self.path(extractor, scope, owner, split, sample_id)
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError):
+            return None  # unreadable: recompute
+
+    def save(self, extractor: str, scope: str, owner: str, split: str, sample_id: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array), allow_pickle=False)
+        atomic_write_bytes(self.path(extractor, scope, owner, split, sample_id), buffer.getvalue())
+
+
+def generated_owner(adapter: str, seed: int) -> str:
+    """The cache owner of an adapter's clips for one seed."""
+    return f"{adapter}/seed-{seed}"
