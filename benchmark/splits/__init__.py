@@ -16,17 +16,38 @@ SPLITS: Registry[SplitFactory] = Registry("split")
 
 # The one list of built-in splits, resolved only when asked for.
 SPLITS.register("demo", "benchmark.splits.demo_split:build_demo_split")
+SPLITS.register("motion-intensive", "benchmark.splits.motion_intensive:build_motion_intensive")
+SPLITS.register("ek100-motion-intensive", "benchmark.splits.motion_intensive:build_ek100_motion_intensive")
+# Real data: each reads a clip cache prepared by `hcvg data prepare` (option cache=DIR).
+SPLITS.register("ek100-train", "benchmark.datasets.epic_kitchens:ek100_train")
+SPLITS.register("ek100-test", "benchmark.datasets.epic_kitchens:ek100_test")
+SPLITS.register("ego4d-train", "benchmark.datasets.ego4d:ego4d_train")
+SPLITS.register("ego4d-test", "benchmark.datasets.ego4d:ego4d_test")
 
 
-def load_split(name: str, registry: Registry[SplitFactory] = SPLITS, **options: Any) -> Split:
+def load_split(name: str, registry: Registry[SplitFactory] = SPLITS, hands: str | None = None, **options: Any) -> Split:
     """Build the split registered as ``name``.
+
+    Args:
+        name: Registered split name.
+        registry: Where to look it up (tests pass a fresh one).
+        hands: Directory written by `hcvg masks build`: samples then carry the detector's
+            keypoints and motion areas (ground truth computed once per split).
+        **options: The split's own options.
 
     Raises:
         UnknownNameError: If no split has that name.
     """
-    split = registry.get(name)(**options)
+    factory = registry.get(name)
+    if hands and getattr(factory, "passes_hands", False):  # derived splits annotate their base
+        options, hands = {**options, "hands": hands}, None
+    split = factory(**options)
     if not isinstance(split, Split):
         raise TypeError(f"split {name!r} built {type(split).__name__}, which is not a Split")
+    if hands:
+        from benchmark.hand_annotations import AnnotatedSplit, HandAnnotationStore
+
+        split = AnnotatedSplit(split, HandAnnotationStore(hands))
     return split
 
 
