@@ -24,7 +24,7 @@ from benchmark.run_config import ComponentSpec, RunConfig, environment
 from benchmark.run_store import RunStore, atomic_write_bytes
 from benchmark.sample import Sample
 from benchmark.feature_cache import FeatureCache
-from benchmark.scoring import Scorer
+from benchmark.scoring import Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from benchmark.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
@@ -275,11 +275,26 @@ class Runner:
         keys = scores[["adapter", "split", "seed", "sample_id"]].drop_duplicates()
         return {(a, s, int(k), i) for a, s, k, i in keys.itertuples(index=False)}
 
+    def _distribution_scores(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """FID/FVD-style metrics per adapter, split, seed and scope, from cached features."""
+        rows = []
+        metrics = getattr(self, "scorer", None) and self.scorer.distribution_metrics
+        if not metrics or scores.empty:
+            return pd.DataFrame()
+        for (adapter, split, seed), group in scores.groupby(["adapter", "split", "seed"], sort=True):
+            sample_ids = sorted(group["sample_id"].unique())
+            for scope in self.config.scopes:
+                for row in score_distributions(metrics, self.scorer.cache, sample_ids, scope, adapter, split, int(seed)):
+                    rows.append({"adapter": adapter, "split": split, "seed": int(seed), **row})
+        return pd.DataFrame(rows)
+
     def finalize(self) -> RunResult:
         """Consolidate tables, compute the summary and write the leaderboard."""
         scores = self.store.consolidate("scores", SCORE_KEYS)
         self.store.consolidate("timings", ["adapter", "split", "seed", "sample_id", "stage"])
-        summary = summarize(scores, self.config.bootstrap_resamples, self.config.confidence)
+        distribution = self._distribution_scores(scores)
+        self.store.write_table("distribution", distribution)
+        summary = summarize(scores, self.config.bootstrap_resamples, self.config.confidence, distribution=distribution)
         self.store.write_table("summary", summary)
         leaderboard = render_leaderboard(summary, timings=self.store.read_table("timings"))
         atomic_write_bytes(self.store.root / "leaderboard.md", leaderboard.encode())

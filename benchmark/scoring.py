@@ -18,7 +18,7 @@ import numpy as np
 from benchmark.feature_cache import GROUND_TRUTH, FeatureCache, generated_owner
 from benchmark.sample import Sample
 from handi.registry import Registry
-from metrics.base import Metric, MetricUndefined, SampleMetric, ScoredItem
+from metrics.base import DistributionMetric, Metric, MetricUndefined, SampleMetric, ScoredItem
 from metrics.features.base import FeatureExtractor
 from metrics.scope import apply_scope
 
@@ -46,11 +46,15 @@ class Scorer:
 
     def __init__(self, metrics: list[Metric], scopes: list[str], extractors: Registry | None = None, cache: FeatureCache | None = None):
         self.metrics = [m for m in metrics if isinstance(m, SampleMetric)]
+        self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.scopes = list(scopes)
         self.extractor_registry = extractors
         self.cache = cache
         self._extractors: dict[str, FeatureExtractor | Exception] = {}
-        self.feature_names = sorted({name for m in self.metrics for name in m.features})
+        self.feature_names = self._needed_features()
+
+    def _needed_features(self) -> list[str]:
+        return sorted({name for m in [*self.metrics, *self.distribution_metrics] for name in m.features})
 
     def drop_unavailable(self) -> dict[str, str]:
         """Build every extractor now; drop the metrics whose extractor cannot be built.
@@ -63,10 +67,11 @@ class Scorer:
             try:
                 self._extractor(name)
             except Exception as err:
-                for metric in [m for m in self.metrics if name in m.features]:
+                for metric in [m for m in [*self.metrics, *self.distribution_metrics] if name in m.features]:
                     dropped[metric.name] = f"feature extractor {name!r} unavailable: {type(err).__name__}: {err}"
         self.metrics = [m for m in self.metrics if m.name not in dropped]
-        self.feature_names = sorted({n for m in self.metrics for n in m.features})
+        self.distribution_metrics = [m for m in self.distribution_metrics if m.name not in dropped]
+        self.feature_names = self._needed_features()
         return dropped
 
     def extractor_configs(self) -> dict[str, Any]:
@@ -181,3 +186,40 @@ def _row(metric: Metric, scope: str, value: float, status: str, note: str) -> di
         "note": note,
         "higher_is_better": metric.higher_is_better,
     }
+
+
+def score_distributions(
+    metrics: list[DistributionMetric], cache: FeatureCache, sample_ids: list[str], scope: str, adapter: str, split: str, seed: int
+) -> list[dict[str, Any]]:
+    """Distribution-level metrics (FID, FVD) over the cached features of finished clips.
+
+    Distribution metrics read only features, so the items carry empty frame arrays.
+
+    Returns:
+        One row per metric with value, n (clips used), status and note.
+    """
+    rows = []
+    owner = generated_owner(adapter, seed)
+    empty = np.empty((0,), dtype=np.uint8)
+    for metric in metrics:
+        metric.reset()
+        used = 0
+        for sample_id in sample_ids:
+            item = ScoredItem(sample_id, scope, empty, empty, empty, None, "")
+            for name in metric.features:
+                generated = cache.load(name, scope, owner, split, sample_id)
+                target = cache.load(name, scope, GROUND_TRUTH, split, sample_id)
+                if generated is None or target is None:
+                    break
+                item.features[name], item.target_features[name] = generated, target
+            else:
+                metric.update(item)
+                used += 1
+        row = {**_row(metric, scope, math.nan, "undefined", "no clips with features"), "n": used}
+        if used:
+            try:
+                row.update(value=float(metric.compute()), status="ok", note="")
+            except Exception as err:  # recorded in the row; the run goes on
+                row.update(status="error", note=f"{type(err).__name__}: {err}")
+        rows.append(row)
+    return rows

@@ -33,7 +33,9 @@ def bootstrap_ci(values: np.ndarray, resamples: int = 1000, confidence: float = 
     return float(low), float(high)
 
 
-def summarize(scores: pd.DataFrame, resamples: int = 1000, confidence: float = 0.95) -> pd.DataFrame:
+def summarize(
+    scores: pd.DataFrame, resamples: int = 1000, confidence: float = 0.95, distribution: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Summarize per-sample scores.
 
     Values are averaged over seeds per sample first, then over samples; the CI
@@ -44,16 +46,25 @@ def summarize(scores: pd.DataFrame, resamples: int = 1000, confidence: float = 0
             value, status, higher_is_better; only rows with status "ok" count.
         resamples: Bootstrap resamples.
         confidence: CI coverage.
+        distribution: Distribution-level rows (adapter, split, seed, metric, scope,
+            value, n, status, higher_is_better): averaged over seeds, no CI.
 
     Returns:
         One row per adapter, split, metric, scope with value, ci_low, ci_high, n
-        (samples), higher_is_better; sorted by those keys.
+        (samples, or clips for distribution metrics), higher_is_better and level
+        ("sample" or "distribution"); sorted by those keys.
     """
-    columns = [*SUMMARY_KEYS, "value", "ci_low", "ci_high", "n", "higher_is_better"]
-    if scores.empty:
-        return pd.DataFrame(columns=columns)
-    ok = scores[scores["status"] == "ok"]
+    columns = [*SUMMARY_KEYS, "value", "ci_low", "ci_high", "n", "higher_is_better", "level"]
     rows = []
+    if distribution is not None and not distribution.empty:
+        ok_dist = distribution[distribution["status"] == "ok"]
+        for key, group in ok_dist.groupby(SUMMARY_KEYS, sort=True):
+            rows.append(dict(zip(SUMMARY_KEYS, key), value=float(group["value"].mean()), ci_low=float("nan"),
+                             ci_high=float("nan"), n=int(group["n"].min()),
+                             higher_is_better=bool(group["higher_is_better"].iloc[0]), level="distribution"))
+    if scores.empty:
+        return pd.DataFrame(rows, columns=columns).sort_values(SUMMARY_KEYS).reset_index(drop=True)
+    ok = scores[scores["status"] == "ok"]
     for key, group in ok.groupby(SUMMARY_KEYS, sort=True):
         per_sample = group.groupby("sample_id", sort=True)["value"].mean().to_numpy()
         low, high = bootstrap_ci(per_sample, resamples, confidence)
@@ -65,6 +76,7 @@ def summarize(scores: pd.DataFrame, resamples: int = 1000, confidence: float = 0
                 ci_high=high,
                 n=int(per_sample.size),
                 higher_is_better=bool(group["higher_is_better"].iloc[0]),
+                level="sample",
             )
         )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=columns).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True)
