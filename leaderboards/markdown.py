@@ -7,6 +7,10 @@ import math
 import pandas as pd
 
 
+# Below this many clips a Fréchet distance is strongly biased (FVD's authors use 256+).
+MIN_TRUSTED_CLIPS = 256
+
+
 def format_value(value: float, low: float | None = None, high: float | None = None) -> str:
     """Four significant digits, with the CI as ``[low, high]`` when it is known."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -68,6 +72,8 @@ def render_leaderboard(summary: pd.DataFrame, timings: pd.DataFrame | None = Non
                     continue
                 row = indexed.loc[(adapter, metric)]
                 text = format_value(row["value"], row["ci_low"], row["ci_high"])
+                if row.get("level") == "distribution" and row["n"] < MIN_TRUSTED_CLIPS:
+                    text += "†"
                 cells.append(f"**{text}**" if adapter in best[metric] else text)
             cells.append(str(int(group[group["adapter"] == adapter]["n"].max())))
             if speed:
@@ -75,6 +81,8 @@ def render_leaderboard(summary: pd.DataFrame, timings: pd.DataFrame | None = Non
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines.append("Values are means over samples with 95% bootstrap confidence intervals in brackets; n = samples scored.")
+    if "level" in summary and ((summary["level"] == "distribution") & (summary["n"] < MIN_TRUSTED_CLIPS)).any():
+        lines.append(f"† distribution-level metric (FID/FVD) over fewer than {MIN_TRUSTED_CLIPS} clips: too few to trust.")
     return "\n".join(lines) + "\n"
 
 
