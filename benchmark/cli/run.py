@@ -28,11 +28,18 @@ def _report(result: RunResult) -> int:
     print(f"  scores:      {root / 'scores.parquet'} ({len(result.scores)} rows)")
     print(f"  leaderboard: {root / 'leaderboard.md'}")
     print(f"  clips generated now: {result.generated}")
-    if failures:
-        print(f"  failures:    {root / 'failures.jsonl'} ({len(failures)} recorded; the rest was scored)")
-        for failure in failures[-5:]:
+    skipped = [f for f in failures if f.get("stage") == "metric-setup"]
+    others = [f for f in failures if f.get("stage") != "metric-setup"]
+    for failure in skipped:
+        reason = str(failure.get("error", "")).splitlines()[0]
+        print(f"  skipped metric {failure.get('metric')}: {reason}")
+    if skipped:
+        print("    (`hcvg assets list` says which weights are missing and how to get them)")
+    if others:
+        print(f"  failures:    {root / 'failures.jsonl'} ({len(others)} recorded; the rest was scored)")
+        for failure in others[-5:]:
             where = " ".join(f"{k}={failure[k]}" for k in ("adapter", "split", "sample", "stage") if k in failure)
-            print(f"    - {where}: {failure.get('error', '')}")
+            print(f"    - {where}: {str(failure.get('error', '')).splitlines()[0]}")
     return 0
 
 
