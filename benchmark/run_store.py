@@ -127,8 +127,14 @@ class RunStore:
     def record_failure(self, **fields: Any) -> None:
         """Append one failure as a JSON line (flushed to disk before returning)."""
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str)
-        with open(self.failures_path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with open(self.failures_path, "a+b") as handle:
+            # A line cut short by a killed run must not swallow this one.
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write((line + "\n").encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 
