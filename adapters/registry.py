@@ -28,11 +28,4 @@ def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **op
         UnknownNameError: If no adapter has that name.
         TypeError: If an option is not accepted (the message lists the adapter's).
     """
-    cls = registry.get(name)
-    try:
-        adapter = cls(**options)
-    except TypeError as err:
-        raise TypeError(f"adapter {name!r} rejected options {sorted(options)}: {err}") from err
-    if not isinstance(adapter, Adapter):
-        raise TypeError(f"adapter {name!r} built {type(adapter).__name__}, which is not an Adapter")
-    return adapter
+    return registry.create(name, **options)

@@ -125,6 +125,23 @@ class Registry(Generic[T]):
             self._entries[name] = entry
         return entry
 
+    def create(self, name: str, **options: Any) -> Any:
+        """Resolve ``name`` and call it with keyword ``options`` (build an instance).
+
+        Raises:
+            UnknownNameError: If ``name`` is not registered.
+            TypeError: If an option is not accepted (the message names them), or the
+                result is not an instance of the registry's base type.
+        """
+        factory = self.get(name)
+        try:
+            obj = factory(**options)
+        except TypeError as err:
+            raise TypeError(f"{self.kind} {name!r} rejected options {sorted(options)}: {err}") from err
+        if self.base is not None and not isinstance(obj, self.base):
+            raise TypeError(f"{self.kind} {name!r} built {type(obj).__name__}, which is not a {self.base.__name__}")
+        return obj
+
     def _check(self, name: str, obj: Any) -> None:
         if self.base is None:
             return

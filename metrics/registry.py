@@ -21,6 +21,12 @@ METRICS.register("background-motion", "metrics.background_motion:BackgroundMotio
 METRICS.register("hs-err", "metrics.hs_err:HandStructureError")
 METRICS.register("hand-recall", "metrics.hs_err:HandDetectionRecall")
 METRICS.register("hand-precision", "metrics.hs_err:HandDetectionPrecision")
+METRICS.register("clip-gt", "metrics.clip_scores:CLIPGroundTruthScore")
+METRICS.register("clip-cs", "metrics.clip_scores:CLIPConsistencyScore")
+METRICS.register("egovlp", "metrics.egovlp_score:EgoVLPScore")
+METRICS.register("egovlp-ego4d", "metrics.egovlp_score:EgoVLPEgo4DScore")
+METRICS.register("fid", "metrics.fid:FID")
+METRICS.register("fvd", "metrics.fvd:FVD")
 
 
 def create_metric(name: str, registry: Registry[type[Metric]] = METRICS, **options: Any) -> Metric:
@@ -39,11 +45,4 @@ def create_metric(name: str, registry: Registry[type[Metric]] = METRICS, **optio
         TypeError: If an option is not accepted, or the entry builds something that is
             not a `Metric`.
     """
-    cls = registry.get(name)
-    try:
-        metric = cls(**options)
-    except TypeError as err:
-        raise TypeError(f"metric {name!r} rejected options {sorted(options)}: {err}") from err
-    if not isinstance(metric, Metric):
-        raise TypeError(f"metric {name!r} built {type(metric).__name__}, which is not a Metric")
-    return metric
+    return registry.create(name, **options)

@@ -1,4 +1,4 @@
-"""`hcvg tables`: render a run's summary as tables."""
+"""`hcvg tables`: a run's leaderboard, or the paper's tables (published, ours, or both)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,88 @@ from pathlib import Path
 
 from benchmark.cli.base import Subcommand
 
+PAPER_TABLE_NAMES = ("table1", "table2", "table3", "timings")
+TABLE_FORMATS = ("md", "latex", "csv", "html")
+
+
+def parse_split_map(items: list[str]) -> dict[str, str]:
+    """``PAPER_SPLIT=RUN_SPLIT`` items to a dict (parsed once, at the CLI edge).
+
+    Raises:
+        ValueError: On an item without ``=``.
+    """
+    mapping = {}
+    for item in items:
+        paper, sep, run = item.partition("=")
+        if not sep or not paper or not run:
+            raise ValueError(f"--split-as wants PAPER_SPLIT=RUN_SPLIT (e.g. ek100-test=demo), got {item!r}")
+        mapping[paper.strip()] = run.strip()
+    return mapping
+
+
+def summary_with_timings(run: Path):
+    """A run's summary plus one ``seconds-per-clip`` row per adapter and split (from timings).
+
+    Generation time is not a scored metric, but the paper tabulates it; adding it as
+    rows lets the `timings` table spec read it like any other metric.
+    """
+    import pandas as pd
+
+    summary = pd.read_parquet(run / "summary.parquet")
+    timings_path = run / "timings.parquet"
+    if not timings_path.is_file():
+        return summary
+    timings = pd.read_parquet(timings_path)
+    if timings.empty or "stage" not in timings:
+        return summary
+    generated = timings[timings["stage"] == "generate"].dropna(subset=["seconds"])
+    rows = [
+        {"adapter": adapter, "split": split, "metric": "seconds-per-clip", "scope": scope, "value": float(group["seconds"].mean()),
+         "ci_low": float("nan"), "ci_high": float("nan"), "n": int(group["sample_id"].nunique()), "higher_is_better": False}
+        for (adapter, split), group in generated.groupby(["adapter", "split"])
+        for scope in ("full", "ma")
+    ]
+    return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True) if rows else summary
+
 
 class TablesCommand(Subcommand):
     name = "tables"
-    help = "Render a run's summary.parquet as a Markdown leaderboard."
+    help = "Render a run's leaderboard, or the paper's tables (published numbers, ours, or both)."
     epilog = """examples:
-  hcvg tables --run runs/demo
-  hcvg tables --run runs/demo --out leaderboard.md"""
+  hcvg tables --run runs/demo                         # the run's leaderboard (Markdown)
+  hcvg tables --paper table1                          # the published Table 1, every number as printed
+  hcvg tables --paper table2 --format latex --out table2.tex
+  hcvg tables --paper table1 --run runs/full          # our numbers in Table 1's layout
+  hcvg tables --paper table1 --run runs/full --compare --format html --out t1.html
+  hcvg tables --paper table1 --run runs/demo --split-as ek100-test=demo
+
+Paper tables: table1 (EpicKitchens → ek100-test, Ego4D → ego4d-test, Motion Intensive →
+ek100-motion-intensive), table2 (ablation; rows are adapter labels such as
+handi[mask=stage1;hrl=on]), table3 (BLIP large/base), timings (seconds per clip).
+Bold is the best value per column and benchmark, underline the second best."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--run", type=Path, required=True, help="run directory holding summary.parquet")
-        parser.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+        parser.add_argument("--run", type=Path, default=None, help="run directory holding summary.parquet")
+        parser.add_argument("--paper", choices=PAPER_TABLE_NAMES, default=None, help="render this paper table (without --run: the published numbers)")
+        parser.add_argument("--compare", action="store_true", help="with --paper and --run: show the published number and the difference beside ours")
+        parser.add_argument("--format", choices=TABLE_FORMATS, default="md", help="output format of --paper tables (default: md)")
+        parser.add_argument("--marks", choices=("computed", "printed"), default="computed",
+                            help="published tables: bold/underline from the values (default) or as the text extraction prints them")
+        parser.add_argument("--split-as", nargs="+", default=[], metavar="PAPER_SPLIT=RUN_SPLIT", help="read a paper split from another split of the run")
+        parser.add_argument("--out", type=Path, default=None, help="also write the output here")
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.paper is None:
+            if args.run is None:
+                print("error: pass --run DIR (a run's leaderboard) and/or --paper TABLE (a paper table)", file=sys.stderr)
+                return 2
+            if args.compare or args.format != "md":
+                print("error: --compare and --format apply to --paper tables", file=sys.stderr)
+                return 2
+            return self._run_leaderboard(args)
+        return self._paper_table(args)
+
+    def _run_leaderboard(self, args: argparse.Namespace) -> int:
         import pandas as pd
 
         from benchmark.run_store import RunStore
@@ -35,4 +104,28 @@ class TablesCommand(Subcommand):
         print(text)
         if args.out:
             args.out.write_text(text)
+        return 0
+
+    def _paper_table(self, args: argparse.Namespace) -> int:
+        from leaderboards.formats import render
+        from leaderboards.paper_tables import published_table, run_table
+        from leaderboards.specs import get_table_spec
+
+        spec = get_table_spec(args.paper)
+        if args.run is None:
+            if args.compare:
+                print("error: --compare needs --run DIR (the published numbers are compared with a run's)", file=sys.stderr)
+                return 2
+            table = published_table(spec, marks=args.marks)
+        else:
+            if not (args.run / "summary.parquet").is_file():
+                print(f"error: {args.run / 'summary.parquet'} not found; run `hcvg run ... --out {args.run}` first", file=sys.stderr)
+                return 2
+            summary = summary_with_timings(args.run)
+            table = run_table(spec, summary, parse_split_map(args.split_as), compare=args.compare, source=f"run {args.run}")
+        text = render(table, args.format)
+        sys.stdout.write(text)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
         return 0

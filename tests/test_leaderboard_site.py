@@ -1,0 +1,149 @@
+"""`hcvg leaderboard build`: the static site, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.cli.leaderboard import LeaderboardCommand
+from benchmark.run_config import ComponentSpec, RunConfig
+from benchmark.run_gallery import collect_gallery
+from benchmark.runner import Runner
+from leaderboards.site.build import SiteRun, leaderboard_table, merge_runs
+from leaderboards.site.gallery import render_gallery
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT_COPY = Path("/tmp/leaderboard_screenshot.png")
+GALLERY_SCREENSHOT_COPY = Path("/tmp/leaderboard_gallery_screenshot.png")
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800",
+)
+
+
+def hcvg_leaderboard(*argv: str) -> int:
+    """Run `hcvg leaderboard ...` through its command class (main.py registers it)."""
+    parser = argparse.ArgumentParser(prog="hcvg")
+    LeaderboardCommand().add_to(parser.add_subparsers())
+    args = parser.parse_args(["leaderboard", *argv])
+    return args.command.run(args)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("leaderboard") / "run"
+    config = RunConfig(
+        out=out,
+        adapters=[ComponentSpec("static"), ComponentSpec("oracle")],
+        splits=[ComponentSpec("demo", {"num_samples": 3})],
+        metrics=["psnr", "ssim", "background-motion"],
+    )
+    Runner(config, progress=False).run()
+    return out
+
+
+@pytest.fixture(scope="module")
+def site(demo_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("leaderboard") / "site"
+    assert hcvg_leaderboard("build", "--runs", str(demo_run), "--out", str(out), "--gallery-samples", "2") == 0
+    return out
+
+
+def test_site_is_static_and_complete(site):
+    page = (site / "index.html").read_text(encoding="utf-8")
+    # Nothing from a CDN or any server: every src/href is a relative file or an anchor.
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert links and not [link for link in links if "//" in link or link.startswith("/")]
+    for link in links:
+        if not link.startswith("#"):
+            assert (site / link).is_file(), link
+    for table_id in ("lb-demo-full", "lb-demo-ma"):
+        assert f'id="{table_id}"' in page
+    assert (site / "charts" / "lb-demo-full.png").is_file() and (site / "charts" / "speed-demo.png").is_file()
+    sample = site / "gallery" / "demo" / "demo-0000"
+    assert {"context.png", "ground_truth.gif", "ground_truth-flow.gif", "static.gif", "oracle-flow.gif", "strip.png"} <= {p.name for p in sample.iterdir()}
+    assert "ground truth (split)" in page
+    assert 'id="table1"' in page  # the published paper tables
+
+
+def test_gallery_degrades_without_split_or_oracle(demo_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(demo_run, run)
+    (run / "run_config.json").unlink()
+    from_oracle = collect_gallery(run, max_samples=1)
+    assert from_oracle[0].ground_truth_source == "oracle" and list(from_oracle[0].videos) == ["static"]
+    assert from_oracle[0].context is None and from_oracle[0].motion_area is None
+    shutil.rmtree(run / "videos" / "oracle")
+    bare = collect_gallery(run, max_samples=1)
+    assert bare[0].ground_truth is None and list(bare[0].videos) == ["static"]
+    fragment = render_gallery(bare, tmp_path / "site")
+    assert "not available" in fragment and "static.gif" in fragment and "ground_truth" not in fragment
+
+
+def test_two_runs_merge_with_run_names(demo_run):
+    summary = pd.read_parquet(demo_run / "summary.parquet")
+    other = summary[summary["adapter"] == "static"].assign(value=1.0)
+    merged, _ = merge_runs([SiteRun("a", summary, pd.DataFrame()), SiteRun("b", other, pd.DataFrame())])
+    assert set(merged["entry"]) == {"oracle", "static (a)", "static (b)"}
+    block = merged[(merged["split"] == "demo") & (merged["scope"] == "full")]
+    html = leaderboard_table(block, {"oracle": 0.5}, "lb-x")
+    assert html.count("<tr data-adapter=") == 3 and 'data-adapter="static (b)"' in html
+
+
+def _column(driver, table_id: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [row.get_attribute("data-adapter") for row in driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")]
+
+
+def test_site_in_headless_chromium(site, tmp_path):
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.skip("needs Chromium and its driver: apt-get install -y chromium chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install selenium")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get((site / "index.html").as_uri())
+        assert sorted(_column(driver, "lb-demo-full")) == ["oracle", "static"]
+        assert sorted(_column(driver, "lb-demo-ma")) == ["oracle", "static"]
+        headers = driver.find_elements(By.CSS_SELECTOR, "#lb-demo-full thead th")
+        assert [h.text.split()[0] for h in headers] == ["adapter", "background-motion", "psnr", "ssim", "n", "s/clip"]
+        psnr = headers[2]
+        psnr.click()  # ascending: the static copy of frame 0 scores far below the oracle
+        assert psnr.get_attribute("aria-sort") == "ascending"
+        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+        psnr.click()
+        assert psnr.get_attribute("aria-sort") == "descending"
+        assert _column(driver, "lb-demo-full") == ["oracle", "static"]
+        headers[1].click()  # background motion: the static clip has none
+        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+        charts_loaded = driver.execute_script(
+            "return Array.from(document.querySelectorAll('img.chart')).map(i => i.complete && i.naturalWidth > 0);"
+        )
+        assert charts_loaded and all(charts_loaded)
+        screenshot = tmp_path / "leaderboard.png"
+        assert driver.save_screenshot(str(screenshot))
+        driver.execute_script("document.getElementById('gallery').scrollIntoView();")
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0);"
+        ))
+        gallery = tmp_path / "gallery.png"
+        assert driver.save_screenshot(str(gallery))
+    finally:
+        driver.quit()
+    assert screenshot.stat().st_size > 10_000
+    shutil.copyfile(screenshot, SCREENSHOT_COPY)
+    shutil.copyfile(gallery, GALLERY_SCREENSHOT_COPY)
