@@ -91,6 +91,13 @@ class Scorer:
             raise extractor
         return extractor
 
+    def _kind(self, name: str) -> str:
+        """An extractor's kind ("video" or "text"); an unbuildable one is reported later."""
+        try:
+            return self._extractor(name).kind
+        except Exception:
+            return "video"
+
     def score(self, samples: list[Sample], videos: dict[str, np.ndarray], adapter: str, split: str, seed: int) -> ScoredBatch:
         """Score the clips in ``videos`` (sample id -> uint8 [L,H,W,3]) of ``samples``."""
         out = ScoredBatch(rows={s.id: [] for s in samples if s.id in videos})
@@ -126,9 +133,11 @@ class Scorer:
         """Fill ``item.features`` / ``item.target_features``; returns (sample, feature) -> error."""
         errors: dict[tuple[str, str], str] = {}
         for name in self.feature_names:
+            # A text extractor (kind "text") embeds the prompt, the same for both clips.
+            text = self._kind(name) == "text"
             for owner, clip_of, slot in (
-                (generated_owner(adapter, seed), lambda i: i.generated, "features"),
-                (GROUND_TRUTH, lambda i: i.target, "target_features"),
+                (generated_owner(adapter, seed), (lambda i: i.prompt) if text else (lambda i: i.generated), "features"),
+                (GROUND_TRUTH, (lambda i: i.prompt) if text else (lambda i: i.target), "target_features"),
             ):
                 todo = []
                 for sample_id, item in items.items():
@@ -155,6 +164,8 @@ class Scorer:
         except Exception as err:
             return [err] * len(clips)
         try:
+            if extractor.kind == "text":
+                return list(extractor.extract_text(list(clips)))
             return list(extractor.extract(clips))
         except Exception as batch_error:
             if len(clips) == 1:

@@ -337,7 +337,12 @@ def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
 # Modules that declare the built-in assets. Importing them registers their Asset;
 # they are imported on first lookup so that `import handi.assets` stays cheap and
 # never pulls in a model library.
-_BUILTIN_ASSET_MODULES = ("handi.hands.landmarker_asset",)
+_BUILTIN_ASSET_MODULES = (
+    "handi.hands.landmarker_asset",
+    "metrics.features.backbone_assets",
+    "metrics.features.inception_weights",
+    "metrics.features.i3d_weights",
+)
 _builtins_registered = False
 
 

@@ -59,8 +59,11 @@ def _feature_item(scope: str, metric: Metric, with_mask: bool) -> ScoredItem:
             extractor = _EXTRACTORS.setdefault(name, FEATURES.get(name).for_tests())
         except FileNotFoundError as err:  # e.g. the hand-landmarker model was not fetched
             pytest.skip(f"feature extractor {name!r} unavailable: {err}")
-        item.features[name] = extractor.extract([item.generated])[0]
-        item.target_features[name] = extractor.extract([item.target])[0]
+        if extractor.kind == "text":  # text extractors embed the prompt, the same for both clips
+            item.features[name] = item.target_features[name] = extractor.extract_text([item.prompt])[0]
+        else:
+            item.features[name] = extractor.extract([item.generated])[0]
+            item.target_features[name] = extractor.extract([item.target])[0]
     return item
 
 
