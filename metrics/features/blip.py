@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from handi.assets import Asset, resolve_asset
+from metrics.features.precision import autocast
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor
 from metrics.features.egovlp import Checkpoint, EgoVLPBackbone, tiny_wordpiece_vocab
@@ -220,12 +221,13 @@ class BlipCaptioner:
                 interpolation="bicubic", antialias=True, pil_like=True,
             ).to(self.device)
             n = len(pixels)
-            ids = self.model.generate(
-                pixel_values=pixels,
-                input_ids=prompt["input_ids"].repeat(n, 1).to(self.device),
-                attention_mask=prompt["attention_mask"].repeat(n, 1).to(self.device),
-                **self.generation_kwargs(),
-            )
+            with autocast(self.device):
+                ids = self.model.generate(
+                    pixel_values=pixels,
+                    input_ids=prompt["input_ids"].repeat(n, 1).to(self.device),
+                    attention_mask=prompt["attention_mask"].repeat(n, 1).to(self.device),
+                    **self.generation_kwargs(),
+                )
             for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True):
                 captions.append(text[len(PROMPT) :].strip() if text.startswith(PROMPT) else text.strip())
         return captions

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from handi.assets import resolve_asset
+from metrics.features.precision import autocast
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import CLIP_MEAN, CLIP_STD, check_clip, preprocess_frames
@@ -166,7 +167,8 @@ class ClipBackbone:
         out = []
         for start in range(0, len(frames), self.batch_size):
             pixels = self.pixel_values(frames[start : start + self.batch_size]).to(self.device)
-            out.append(_tensor(self.model.get_image_features(pixel_values=pixels)))
+            with autocast(self.device):
+                out.append(_tensor(self.model.get_image_features(pixel_values=pixels)))
         return _unit_rows(torch.cat(out))
 
     @torch.inference_mode()
@@ -182,9 +184,10 @@ class ClipBackbone:
         if isinstance(texts, str):
             raise TypeError("want a list of strings, got one string")
         tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TEXT_TOKENS, return_tensors="pt")
-        features = self.model.get_text_features(
-            input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device)
-        )
+        with autocast(self.device):
+            features = self.model.get_text_features(
+                input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device)
+            )
         return _unit_rows(_tensor(features))
 
 

@@ -44,6 +44,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from handi.assets import Asset, resolve_asset
+from metrics.features.precision import autocast
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import IMAGENET_MEAN, IMAGENET_STD, check_clip, preprocess_frames, resample_indices
@@ -434,7 +435,8 @@ class EgoVLPBackbone:
         check_clip(video)
         frames = video[resample_indices(len(video), self.num_frames)]
         pixels = preprocess_frames(frames, self.image_size, IMAGENET_MEAN, IMAGENET_STD, interpolation="bilinear", antialias=False)
-        return self.model.compute_video(pixels[None].to(self.device))[0].float().cpu().numpy()
+        with autocast(self.device):
+            return self.model.compute_video(pixels[None].to(self.device))[0].float().cpu().numpy()
 
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -452,7 +454,8 @@ class EgoVLPBackbone:
         out = []
         for text in texts:
             tokens = self.tokenizer([text], padding=True, truncation=True, return_tensors="pt")
-            out.append(self.model.compute_text(tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)))
+            with autocast(self.device):
+                out.append(self.model.compute_text(tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)))
         return torch.cat(out).float().cpu().numpy()
 
 

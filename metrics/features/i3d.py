@@ -286,7 +286,7 @@ class I3DLogitsExtractor(FeatureExtractor):
             "dtype": "float32",
         }
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
         """Logits of each clip.
 

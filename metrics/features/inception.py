@@ -255,7 +255,7 @@ class InceptionPool3Extractor(FeatureExtractor):
             "dtype": "float32",
         }
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
         """Features of each frame.
 
