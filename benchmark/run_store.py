@@ -108,10 +108,19 @@ class RunStore:
         frames = [f for f in frames if not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def consolidate(self, table: str, sort_by: list[str]) -> pd.DataFrame:
-        """Write ``<table>.parquet`` from the parts, sorted so that it is reproducible."""
+    def consolidate(self, table: str, sort_by: list[str], unique: list[str] | None = None) -> pd.DataFrame:
+        """Write ``<table>.parquet`` from the parts, sorted so that it is reproducible.
+
+        Args:
+            table: Table name.
+            sort_by: Columns to sort by.
+            unique: If given, rows repeating these columns keep only the latest (work
+                redone after a kill between two part writes).
+        """
         frame = self.read_table(table)
         if not frame.empty:
+            if unique:
+                frame = frame.drop_duplicates(subset=unique, keep="last")
             frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
         atomic_write_parquet(self.root / f"{table}.parquet", frame)
         return frame

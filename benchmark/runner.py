@@ -186,7 +186,8 @@ class Runner:
         for error in scored.errors:
             sample_id = error.pop("sample_id")
             self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample_id, stage="metric", **error)
-        # One part per batch: a sample's scores are either all on disk or not at all.
+        # One part per batch: a sample's scores are either all on disk or not at all. The
+        # "score" timing rows, written after them, mark the samples finished.
         self.store.append_rows("scores", score_rows)
         self.store.append_rows("timings", timing_rows)
 
@@ -269,19 +270,20 @@ class Runner:
 
     # -- results -----------------------------------------------------------------
     def _finished_keys(self) -> set[tuple[str, str, int, str]]:
-        scores = self.store.read_table("scores")
-        if scores.empty:
+        timings = self.store.read_table("timings")
+        if timings.empty:
             return set()
-        keys = scores[["adapter", "split", "seed", "sample_id"]].drop_duplicates()
-        return {(a, s, int(k), i) for a, s, k, i in keys.itertuples(index=False)}
+        scored = timings[timings["stage"] == "score"][["adapter", "split", "seed", "sample_id"]].drop_duplicates()
+        return {(a, s, int(k), i) for a, s, k, i in scored.itertuples(index=False)}
 
-    def _distribution_scores(self, scores: pd.DataFrame) -> pd.DataFrame:
+    def _distribution_scores(self, timings: pd.DataFrame) -> pd.DataFrame:
         """FID/FVD-style metrics per adapter, split, seed and scope, from cached features."""
         rows = []
         metrics = getattr(self, "scorer", None) and self.scorer.distribution_metrics
-        if not metrics or scores.empty:
+        if not metrics or timings.empty:
             return pd.DataFrame()
-        for (adapter, split, seed), group in scores.groupby(["adapter", "split", "seed"], sort=True):
+        scored = timings[timings["stage"] == "score"]
+        for (adapter, split, seed), group in scored.groupby(["adapter", "split", "seed"], sort=True):
             sample_ids = sorted(group["sample_id"].unique())
             for scope in self.config.scopes:
                 for row in score_distributions(metrics, self.scorer.cache, sample_ids, scope, adapter, split, int(seed)):
@@ -290,13 +292,14 @@ class Runner:
 
     def finalize(self) -> RunResult:
         """Consolidate tables, compute the summary and write the leaderboard."""
-        scores = self.store.consolidate("scores", SCORE_KEYS)
-        self.store.consolidate("timings", ["adapter", "split", "seed", "sample_id", "stage"])
-        distribution = self._distribution_scores(scores)
+        scores = self.store.consolidate("scores", SCORE_KEYS, unique=SCORE_KEYS)
+        timing_keys = ["adapter", "split", "seed", "sample_id", "stage"]
+        timings = self.store.consolidate("timings", timing_keys, unique=timing_keys)
+        distribution = self._distribution_scores(timings)
         self.store.write_table("distribution", distribution)
         summary = summarize(scores, self.config.bootstrap_resamples, self.config.confidence, distribution=distribution)
         self.store.write_table("summary", summary)
-        leaderboard = render_leaderboard(summary, timings=self.store.read_table("timings"))
+        leaderboard = render_leaderboard(summary, timings=timings)
         atomic_write_bytes(self.store.root / "leaderboard.md", leaderboard.encode())
         failures = self.store.read_failures()
         return RunResult(self.store, scores, summary, failures, self.generated, leaderboard)

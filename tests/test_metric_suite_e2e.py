@@ -84,3 +84,13 @@ def test_released_handi_videos_are_scored_end_to_end(released_handi_clips, tmp_p
     assert value[("handi-released", "clip-gt")] < value[("static", "clip-gt")]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(result.summary[["adapter", "metric", "value", "ci_low", "ci_high", "n"]])
+
+
+@pytest.mark.slow
+def test_fid_through_the_runner_is_zero_for_the_oracle(tmp_path):
+    """FID at full size (2048-d; scipy's sqrtm takes ~10 s a value on 2 cores): run with `tox -e slow`."""
+    result = run(tmp_path, [ComponentSpec("static"), ComponentSpec("oracle")], [ComponentSpec("demo", {"num_samples": 3})],
+                 ["fid"])
+    value = result.summary.set_index(["adapter", "metric"])["value"]
+    assert abs(value[("oracle", "fid")]) < 1e-3 * value[("static", "fid")]
+    assert result.summary.set_index("adapter").loc["static", "n"] == 3

@@ -129,8 +129,12 @@ def test_rerun_with_resume_generates_nothing_and_keeps_the_summary(tmp_path, squ
 
 def test_lost_scores_are_recomputed_from_stored_videos(tmp_path, square_samples):
     first = make_runner(tmp_path, square_samples, ["static"]).run()
+    # As if killed after the videos were written but before scoring finished.
     for part in (tmp_path / "run" / "parts" / "scores").glob("*.parquet"):
-        part.unlink()  # as if killed after the videos were written but before scoring
+        part.unlink()
+    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
+        if (pd.read_parquet(part)["stage"] == "score").any():
+            part.unlink()
     again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
     assert again.generated == 0
     pd.testing.assert_frame_equal(first.summary, again.summary)
@@ -219,3 +223,13 @@ def test_distribution_metrics_read_cached_features(tmp_path, square_samples):
     assert summary.loc[("static", "colour-frechet", "full"), "level"] == "distribution"
     assert summary.loc[("static", "colour-frechet", "full"), "n"] == len(square_samples)
     assert (tmp_path / "run" / "distribution.parquet").is_file()
+
+
+def test_scoring_redone_after_a_kill_between_part_writes_is_not_counted_twice(tmp_path, square_samples):
+    first = make_runner(tmp_path, square_samples, ["static"]).run()
+    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
+        if (pd.read_parquet(part)["stage"] == "score").any():
+            part.unlink()  # killed after the scores part, before the timings part
+    again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
+    assert len(again.scores) == len(first.scores)
+    pd.testing.assert_frame_equal(first.summary, again.summary)
