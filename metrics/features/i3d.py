@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from handi.assets import resolve_asset
+from metrics.features.precision import default_device
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import check_clip
 
@@ -242,7 +243,7 @@ class I3DLogitsExtractor(FeatureExtractor):
             raise ValueError(f"unknown I3D backbone {backbone!r}; choose one of {sorted(WEIGHTS_ASSET)}")
         self.backbone: Backbone = backbone
         self.num_frames = num_frames
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.device = torch.device(device) if device is not None else default_device()
         self.batch_size = int(batch_size)
         if network is None:
             path = resolve_asset(WEIGHTS_ASSET[backbone], weights_path)
@@ -319,10 +320,6 @@ class I3DLogitsExtractor(FeatureExtractor):
         else:
             logits = self.network(x)
         return logits.float().cpu().numpy().astype(np.float32, copy=False)
-
-
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _load_network(backbone: Backbone, path: Path) -> nn.Module:

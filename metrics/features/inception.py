@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from handi.assets import resolve_asset
+from metrics.features.precision import default_device
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import check_clip
 
@@ -194,7 +195,7 @@ class InceptionPool3Extractor(FeatureExtractor):
             )
         self.mode: ResizeMode = mode
         self.backbone: Backbone = backbone
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.device = torch.device(device) if device is not None else default_device()
         self.batch_size = int(batch_size)
         if network is None:
             path = resolve_asset(WEIGHTS_ASSET[backbone], weights_path)
@@ -292,10 +293,6 @@ class InceptionPool3Extractor(FeatureExtractor):
         else:
             out = self.network.layers((images - 128.0) / 128.0)
         return out.reshape(len(frames), FEATURE_DIM).float().cpu().numpy()
-
-
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _load_network(backbone: Backbone, path: Path) -> nn.Module:

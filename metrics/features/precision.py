@@ -1,4 +1,4 @@
-"""Numeric precision of backbone forward passes.
+"""Where and in what precision backbones run.
 
 On a GPU the similarity backbones (CLIP, BLIP, EgoVLP) run under bf16 autocast, which
 halves memory and time with no visible effect on cosine similarities. The Fréchet
@@ -26,3 +26,8 @@ def precision_name(device: torch.device | str) -> str:
     """What `autocast` uses on ``device``, for the run config."""
     device = torch.device(device)
     return "bf16-autocast" if device.type == "cuda" and os.environ.get("HCVG_PRECISION", "bf16") != "fp32" else "fp32"
+
+
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
