@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from handi.assets import Asset, resolve_asset
-from metrics.features.precision import autocast
+from metrics.features.precision import autocast, default_device
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor
 from metrics.features.egovlp import Checkpoint, EgoVLPBackbone, tiny_wordpiece_vocab
@@ -247,7 +247,8 @@ class _BlipCaptionsExtractor(FeatureExtractor):
     size: ClassVar[Size] = "large"
     kind: ClassVar[Literal["video", "text"]] = "video"
 
-    def __init__(self, captioner: BlipCaptioner | None = None, text_head: EgoVLPBackbone | None = None, source: Source = "hub", egovlp: Checkpoint = "epic", device: str = "cpu"):
+    def __init__(self, captioner: BlipCaptioner | None = None, text_head: EgoVLPBackbone | None = None, source: Source = "hub", egovlp: Checkpoint = "epic", device: str | None = None):
+        device = str(device or default_device())  # the GPU when there is one
         self.captioner = captioner if captioner is not None else BlipCaptioner.shared(self.size, source, str(device))
         self.text_head = text_head if text_head is not None else EgoVLPBackbone.shared(egovlp, None, str(device))
         self.last_captions: list[list[str]] = []  # captions of the last `extract` call, for inspection

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from handi.assets import resolve_asset
-from metrics.features.precision import autocast
+from metrics.features.precision import autocast, default_device
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import CLIP_MEAN, CLIP_STD, check_clip, preprocess_frames
@@ -211,8 +211,9 @@ class _ClipExtractor(FeatureExtractor):
         device: Torch device.
     """
 
-    def __init__(self, backbone: ClipBackbone | None = None, path: str | None = None, device: str = "cpu"):
-        self.backbone = backbone if backbone is not None else ClipBackbone.shared(None if path is None else str(path), str(device))
+    def __init__(self, backbone: ClipBackbone | None = None, path: str | None = None, device: str | None = None):
+        device = str(device or default_device())  # the GPU when there is one
+        self.backbone = backbone if backbone is not None else ClipBackbone.shared(None if path is None else str(path), device)
 
     @classmethod
     def from_pretrained(cls, path: str | None = None, device: str = "cpu") -> "_ClipExtractor":

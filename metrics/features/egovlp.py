@@ -44,7 +44,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from handi.assets import Asset, resolve_asset
-from metrics.features.precision import autocast
+from metrics.features.precision import autocast, default_device
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import IMAGENET_MEAN, IMAGENET_STD, check_clip, preprocess_frames, resample_indices
@@ -470,7 +470,8 @@ class _EgoVLPExtractor(FeatureExtractor):
 
     checkpoint: ClassVar[Checkpoint] = "epic"
 
-    def __init__(self, backbone: EgoVLPBackbone | None = None, path: str | None = None, device: str = "cpu"):
+    def __init__(self, backbone: EgoVLPBackbone | None = None, path: str | None = None, device: str | None = None):
+        device = str(device or default_device())  # the GPU when there is one
         self.backbone = backbone if backbone is not None else EgoVLPBackbone.shared(self.checkpoint, None if path is None else str(path), str(device))
 
     @classmethod
