@@ -26,12 +26,12 @@ from tqdm.auto import tqdm
 from benchmark.run_store import atomic_write_bytes, atomic_write_parquet
 from benchmark.sample import Sample
 from benchmark.splits.base import Split
+from handi.hands.detector import NOMINAL_FPS, hand_presence
 from handi.motion_area import motion_area_mask
 
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.parquet"
-NOMINAL_FPS = 8.0  # 16 frames over 1-2.4 s segments (paper §4)
 
 
 def annotate_clip(frames: np.ndarray, detector: Any, fps: float = NOMINAL_FPS) -> dict[str, np.ndarray]:
@@ -86,7 +86,7 @@ class HandAnnotationStore:
             if not self.has(sample_id):
                 continue
             ann = self.load(sample_id)
-            present = ~np.isnan(ann["keypoints"]).all(axis=(-1, -2))
+            present = hand_presence(ann["keypoints"])
             rows.append({
                 "sample_id": sample_id,
                 "motion_area_fraction": float(ann["motion_area"].mean()),

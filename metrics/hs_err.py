@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from handi.hands.detector import hand_presence
 from metrics.base import MetricUndefined, SampleMetric, ScoredItem
 
 NUM_JOINTS_TOTAL = 42  # J in Eq. 2
@@ -74,11 +75,6 @@ class HandStructureError(SampleMetric):
             "missing_joints": self.missing,
             "frames": "the L generated frames (context excluded)",
         }
-
-
-def hand_presence(keypoints: np.ndarray) -> np.ndarray:
-    """bool ``[T, 2]``: which hand slots hold a detected hand in each frame."""
-    return ~np.isnan(keypoints).all(axis=(-1, -2))
 
 
 def detection_counts(generated: np.ndarray, target: np.ndarray) -> tuple[int, int, int]:

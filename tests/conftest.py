@@ -24,6 +24,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def landmarker_path() -> Path:
+    """The hand_landmarker.task bundle, or a skip saying how to get it (tests never fetch it)."""
+    from handi.assets import AssetNotFoundError, resolve_asset
+
+    try:
+        return resolve_asset("hand-landmarker")
+    except AssetNotFoundError as exc:
+        pytest.skip(f"hand-landmarker model not available; run `hcvg assets fetch hand-landmarker` first.\n{exc}")
+
+
 def moving_square_sample(sample_id: str = "sq-0", size: int = 64, num_frames: int = 15, seed: int = 0) -> Sample:
     """A textured background with a bright square moving right; the mask covers its path."""
     rng = np.random.default_rng(seed)

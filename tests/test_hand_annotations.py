@@ -14,15 +14,11 @@ from tests.conftest import moving_square_sample
 
 
 @pytest.fixture(scope="module")
-def detector():
-    from handi.assets import AssetNotFoundError
+def detector(landmarker_path):
     from handi.hands.detector import MediaPipeHandDetector
 
-    try:
-        with MediaPipeHandDetector() as det:
-            yield det
-    except AssetNotFoundError as err:
-        pytest.skip(f"hand-landmarker model not fetched (run `hcvg assets fetch hand-landmarker`): {err}")
+    with MediaPipeHandDetector(model_path=landmarker_path) as det:
+        yield det
 
 
 @pytest.fixture(scope="module")

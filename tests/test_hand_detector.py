@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from handi.assets import AssetNotFoundError, resolve_asset
+from handi.assets import AssetNotFoundError
 from handi.hands.detector import (
     LEFT,
     RIGHT,
@@ -54,15 +54,6 @@ EGOCENTRIC = [
 
 
 # -- fixtures and data loading ---------------------------------------------------------
-@pytest.fixture(scope="module")
-def landmarker_path() -> Path:
-    """The hand_landmarker.task bundle, or a skip saying how to get it."""
-    try:
-        return resolve_asset("hand-landmarker")
-    except AssetNotFoundError as exc:
-        pytest.skip(f"hand-landmarker model not available; run `hcvg assets fetch hand-landmarker` first.\n{exc}")
-
-
 @pytest.fixture(scope="module")
 def detector(landmarker_path: Path):
     with MediaPipeHandDetector(model_path=landmarker_path) as det:

@@ -12,17 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from handi.assets import AssetNotFoundError, resolve_asset, sha256_of
+from handi.assets import sha256_of
 from handi.hands.landmarker_asset import BUNDLE_MEMBERS, write_bundle_from_wheel
-
-
-@pytest.fixture(scope="module")
-def landmarker_path() -> Path:
-    """The hand_landmarker.task bundle, or a skip saying how to get it."""
-    try:
-        return resolve_asset("hand-landmarker")
-    except AssetNotFoundError as exc:
-        pytest.skip(f"hand-landmarker model not available; run `hcvg assets fetch hand-landmarker` first.\n{exc}")
 
 
 def member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:

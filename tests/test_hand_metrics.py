@@ -52,13 +52,7 @@ def test_detection_counts_match_by_frame_and_hand():
 
 
 @pytest.fixture(scope="module")
-def demo_hand_run(tmp_path_factory):
-    from handi.assets import AssetNotFoundError, resolve_asset
-
-    try:
-        resolve_asset("hand-landmarker")
-    except AssetNotFoundError as err:
-        pytest.skip(f"hand-landmarker model not fetched (run `hcvg assets fetch hand-landmarker`): {err}")
+def demo_hand_run(tmp_path_factory, landmarker_path):
     config = RunConfig(
         out=tmp_path_factory.mktemp("hands") / "run",
         adapters=[ComponentSpec("static"), ComponentSpec("oracle")],

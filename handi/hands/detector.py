@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 NUM_HANDS = 2
 NUM_JOINTS = 21
 LEFT, RIGHT = 0, 1
+# Benchmark clips are 16 frames evenly spread over 1-2.4 s segments (paper §4): about
+# 8 fps, the rate VIDEO mode is told when a clip has no timestamps of its own.
+NOMINAL_FPS = 8.0
+
+
+def hand_presence(keypoints: np.ndarray) -> np.ndarray:
+    """bool ``[T, 2]``: which hand slots of float ``[T, 2, 21, 2]`` keypoints hold a hand."""
+    return ~np.isnan(keypoints).all(axis=(-1, -2))
 
 
 @dataclass

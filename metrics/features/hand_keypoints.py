@@ -10,10 +10,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from handi.hands.detector import NOMINAL_FPS
 from metrics.features.base import FeatureExtractor
-
-# Clips are 16 frames evenly spread over segments of 1-2.4 s (paper §4): about 8 fps.
-NOMINAL_FPS = 8.0
 
 
 class HandKeypointsExtractor(FeatureExtractor):
