@@ -24,6 +24,8 @@ from metrics.scope import apply_scope
 
 logger = logging.getLogger(__name__)
 
+TEXT_SCOPE = "text"  # cache key of prompt embeddings, which no scope crop changes
+
 
 @dataclass
 class ScoredBatch:
@@ -133,28 +135,33 @@ class Scorer:
         """Fill ``item.features`` / ``item.target_features``; returns (sample, feature) -> error."""
         errors: dict[tuple[str, str], str] = {}
         for name in self.feature_names:
-            # A text extractor (kind "text") embeds the prompt, the same for both clips.
-            text = self._kind(name) == "text"
-            for owner, clip_of, slot in (
-                (generated_owner(adapter, seed), (lambda i: i.prompt) if text else (lambda i: i.generated), "features"),
-                (GROUND_TRUTH, (lambda i: i.prompt) if text else (lambda i: i.target), "target_features"),
-            ):
+            if self._kind(name) == "text":
+                # The prompt is the same for both clips, every scope and every adapter:
+                # embed it once per sample and hand the one vector to both sides.
+                jobs = [(GROUND_TRUTH, TEXT_SCOPE, lambda i: i.prompt, ("features", "target_features"))]
+            else:
+                jobs = [
+                    (generated_owner(adapter, seed), scope, lambda i: i.generated, ("features",)),
+                    (GROUND_TRUTH, scope, lambda i: i.target, ("target_features",)),
+                ]
+            for owner, cache_scope, input_of, slots in jobs:
                 todo = []
                 for sample_id, item in items.items():
-                    cached = self.cache.load(name, scope, owner, split, sample_id) if self.cache else None
-                    if cached is not None:
-                        getattr(item, slot)[name] = cached
-                    else:
+                    cached = self.cache.load(name, cache_scope, owner, split, sample_id) if self.cache else None
+                    if cached is None:
                         todo.append(sample_id)
+                    for slot in slots if cached is not None else ():
+                        getattr(item, slot)[name] = cached
                 if not todo:
                     continue
-                for sample_id, result in zip(todo, self._extract(name, [clip_of(items[i]) for i in todo])):
+                for sample_id, result in zip(todo, self._extract(name, [input_of(items[i]) for i in todo])):
                     if isinstance(result, Exception):
                         errors[(sample_id, name)] = f"{type(result).__name__}: {result}"
                         continue
-                    getattr(items[sample_id], slot)[name] = result
+                    for slot in slots:
+                        getattr(items[sample_id], slot)[name] = result
                     if self.cache:
-                        self.cache.save(name, scope, owner, split, sample_id, result)
+                        self.cache.save(name, cache_scope, owner, split, sample_id, result)
         return errors
 
     def _extract(self, name: str, clips: list[np.ndarray]) -> list[np.ndarray | Exception]:

@@ -233,3 +233,38 @@ def test_scoring_redone_after_a_kill_between_part_writes_is_not_counted_twice(tm
     again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
     assert len(again.scores) == len(first.scores)
     pd.testing.assert_frame_equal(first.summary, again.summary)
+
+
+def test_prompt_embeddings_are_computed_once_per_sample(tmp_path, square_samples):
+    """A text backbone embeds each prompt once, whatever the adapters, scopes and sides."""
+    from metrics.base import SampleMetric
+    from metrics.features.base import FeatureExtractor
+
+    calls = []
+
+    class PromptLength(FeatureExtractor):
+        name = "prompt-length"
+        kind = "text"
+
+        def extract_text(self, texts):
+            calls.extend(texts)
+            return np.array([[len(t)] for t in texts], dtype=np.float32)
+
+    class SameLength(SampleMetric):
+        name = "same-length"
+        features = ("prompt-length",)
+
+        def score(self, item):
+            return float(item.features["prompt-length"][0] == item.target_features["prompt-length"][0])
+
+    features = Registry("feature extractor")
+    features.register("prompt-length", PromptLength)
+    metrics = Registry("metric")
+    metrics.register("same-length", SameLength)
+    adapter_registry, split_registry = registries(square_samples)
+    config = RunConfig(out=tmp_path / "run", adapters=[ComponentSpec("static"), ComponentSpec("oracle")],
+                       splits=[ComponentSpec("squares")], metrics=["same-length"])
+    result = Runner(config, adapters=adapter_registry, splits=split_registry, metrics=metrics, features=features,
+                    progress=False).run()
+    assert len(calls) == len(square_samples)
+    assert (result.scores["value"] == 1.0).all() and len(result.scores) == 2 * 2 * len(square_samples)
