@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any

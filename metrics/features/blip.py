@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from handi.assets import Asset, resolve_asset
-from metrics.features.precision import autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor
 from metrics.features.egovlp import Checkpoint, EgoVLPBackbone, tiny_wordpiece_vocab
@@ -105,7 +105,7 @@ def tiny_blip_config() -> Any:
     return BlipConfig(text_config=text, vision_config=vision, projection_dim=16)
 
 
-class BlipCaptioner:
+class BlipCaptioner(FrozenModel):
     """transformers' ``BlipForConditionalGeneration`` with LEGO's captioning protocol.
 
     Args:
@@ -117,10 +117,7 @@ class BlipCaptioner:
     """
 
     def __init__(self, model: Any, tokenizer: Any, weights: str, device: str | torch.device = "cpu", batch_size: int = BATCH_SIZE):
-        self.device = torch.device(device)
-        self.model = model.eval().requires_grad_(False).to(self.device)
-        self.tokenizer = tokenizer
-        self.weights = weights
+        super().__init__(model, tokenizer, weights, device)
         self.batch_size = int(batch_size)
         self.image_size = int(model.config.vision_config.image_size)
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from handi.assets import resolve_asset
-from metrics.features.precision import autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import CLIP_MEAN, CLIP_STD, check_clip, preprocess_frames
@@ -68,7 +68,7 @@ def tiny_clip_config() -> Any:
     return CLIPConfig(text_config=text, vision_config=dict(tower, image_size=32, patch_size=8), projection_dim=16)
 
 
-class ClipBackbone:
+class ClipBackbone(FrozenModel):
     """A transformers ``CLIPModel`` with its tokenizer and LEGO's preprocessing.
 
     Args:
@@ -80,10 +80,7 @@ class ClipBackbone:
     """
 
     def __init__(self, model: Any, tokenizer: Any, weights: str, device: str | torch.device = "cpu", batch_size: int = 32):
-        self.device = torch.device(device)
-        self.model = model.eval().requires_grad_(False).to(self.device)
-        self.tokenizer = tokenizer
-        self.weights = weights
+        super().__init__(model, tokenizer, weights, device)
         self.batch_size = int(batch_size)
         self.image_size = int(model.config.vision_config.image_size)
 

@@ -44,7 +44,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from handi.assets import Asset, resolve_asset
-from metrics.features.precision import autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import IMAGENET_MEAN, IMAGENET_STD, check_clip, preprocess_frames, resample_indices
@@ -346,7 +346,7 @@ def tiny_egovlp_config(num_frames: int = 4) -> dict[str, Any]:
 # -- the backbone and its extractors ---------------------------------------------------
 
 
-class EgoVLPBackbone:
+class EgoVLPBackbone(FrozenModel):
     """A `FrozenInTime` with its tokenizer and EgoVLP's test preprocessing.
 
     Args:
@@ -357,10 +357,7 @@ class EgoVLPBackbone:
     """
 
     def __init__(self, model: FrozenInTime, tokenizer: Any, weights: str, device: str | torch.device = "cpu"):
-        self.device = torch.device(device)
-        self.model = model.eval().requires_grad_(False).to(self.device)
-        self.tokenizer = tokenizer
-        self.weights = weights
+        super().__init__(model, tokenizer, weights, device)
         self.num_frames = int(model.config.num_frames)
         self.image_size = int(model.config.img_size)
 

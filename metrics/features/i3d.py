@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from handi.assets import resolve_asset
-from metrics.features.precision import default_device
+from metrics.features.torch_runtime import default_device, freeze, official_or_given
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import check_clip
 
@@ -245,12 +244,10 @@ class I3DLogitsExtractor(FeatureExtractor):
         self.num_frames = num_frames
         self.device = torch.device(device) if device is not None else default_device()
         self.batch_size = int(batch_size)
-        if network is None:
-            path = resolve_asset(WEIGHTS_ASSET[backbone], weights_path)
-            network = _load_network(backbone, path)
-            weights = f"{WEIGHTS_ASSET[backbone]} ({path.name})"
-        self.network = network.eval().to(self.device)
-        self.weights = weights or "given network"
+        network, self.weights = official_or_given(
+            network, weights, WEIGHTS_ASSET[backbone], weights_path, lambda path: _load_network(backbone, path)
+        )
+        self.network = freeze(network, self.device)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | None = None, backbone: Backbone = "pytorch") -> "I3DLogitsExtractor":
