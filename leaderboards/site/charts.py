@@ -14,6 +14,25 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
 
+def _metric_grid(count: int, panel_height: float):
+    """Up to three panels a row, one per metric."""
+    columns = min(3, max(1, count))
+    rows = math.ceil(count / columns)
+    return plt.subplots(rows, columns, figsize=(4.2 * columns, panel_height * rows), squeeze=False)
+
+
+def _save(fig, axes, used: int, path: Path, title: str) -> Path:
+    """Blank the unused panels, title the figure and write it as PNG."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def metric_bars(block: pd.DataFrame, path: Path, title: str) -> Path:
     """One bar chart per metric (subplots), error bars from the 95% CIs.
 
@@ -24,9 +43,7 @@ def metric_bars(block: pd.DataFrame, path: Path, title: str) -> Path:
         title: Figure title.
     """
     metrics = sorted(block["metric"].unique())
-    columns = min(3, max(1, len(metrics)))
-    rows = math.ceil(len(metrics) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
+    fig, axes = _metric_grid(len(metrics), panel_height=3.0)
     for ax, metric in zip(axes.flat, metrics):
         data = block[block["metric"] == metric].sort_values("entry")
         values = data["value"].to_numpy(float)
@@ -36,14 +53,7 @@ def metric_bars(block: pd.DataFrame, path: Path, title: str) -> Path:
         arrow = "↑" if bool(data["higher_is_better"].iloc[0]) else "↓"
         ax.set_title(f"{metric} {arrow}", fontsize=10)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, len(metrics), path, title)
 
 
 def speed_quality(points: pd.DataFrame, path: Path, title: str) -> Path:
@@ -55,9 +65,7 @@ def speed_quality(points: pd.DataFrame, path: Path, title: str) -> Path:
         title: Figure title.
     """
     metrics = sorted(points["metric"].unique())
-    columns = min(3, max(1, len(metrics)))
-    rows = math.ceil(len(metrics) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = _metric_grid(len(metrics), panel_height=3.2)
     for ax, metric in zip(axes.flat, metrics):
         data = points[points["metric"] == metric]
         ax.scatter(data["seconds"], data["value"], color="#e45756")
@@ -72,11 +80,4 @@ def speed_quality(points: pd.DataFrame, path: Path, title: str) -> Path:
         arrow = "↑" if bool(data["higher_is_better"].iloc[0]) else "↓"
         ax.set_xlabel("seconds per clip (generation)", fontsize=8)
         ax.set_ylabel(f"{metric} {arrow}", fontsize=8)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, len(metrics), path, title)
