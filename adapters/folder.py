@@ -7,9 +7,9 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from adapters.base import Adapter, Capabilities, GenerationRequest
-from benchmark.clip_sampling import evenly_spaced_indices, resize_center_crop
-from benchmark.video_io import VIDEO_SUFFIXES, read_video
+from hcvg.adapter import Adapter, Capabilities, GenerationRequest
+from hcvg.frames import evenly_spaced_indices, resize_center_crop
+from hcvg.video_io import VIDEO_SUFFIXES, read_video
 
 FramePolicy = Literal["strict", "first", "last", "even"]
 
@@ -37,8 +37,8 @@ class FolderAdapter(Adapter):
         self.frames = frames
         self.resize = resize in (True, "true", "True", "1", "yes")
 
-    def describe(self) -> dict:
-        return {**super().describe(), "root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize}
+    def options(self) -> dict:
+        return {"root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize}
 
     def video_path(self, sample_id: str) -> Path:
         """The file holding ``sample_id``'s video.

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from adapters.base import Adapter, Capabilities, GenerationRequest
+from hcvg.adapter import Adapter, Capabilities, GenerationRequest
 
 
 class OracleAdapter(Adapter):

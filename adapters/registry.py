@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import Adapter
-from handi.registry import Registry
+from hcvg.adapter import Adapter
+from hcvg.registry import Registry
 
 ADAPTERS: Registry[type[Adapter]] = Registry("adapter", base=Adapter, entry_point_group="hcvg.adapters")
 

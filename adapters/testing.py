@@ -10,26 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.base import Adapter, Capabilities, GenerationRequest, validate_video
+from hcvg.adapter import Adapter, Capabilities, GenerationRequest, make_request, validate_video
 
 
 def requests_for(adapter: Adapter, samples, seed: int = 0, num_frames: int | None = None) -> list[GenerationRequest]:
-    """Requests for ``samples`` carrying exactly what the adapter's capabilities allow."""
-    caps = adapter.capabilities
-    return [
-        GenerationRequest(
-            sample_id=s.id,
-            prompt=s.prompt,
-            context=s.context,
-            num_frames=num_frames or s.num_frames,
-            size=s.size,
-            seed=seed,
-            expanded_prompt=s.expanded_prompt,
-            motion_area=s.motion_area if caps.needs_mask else None,
-            target=s.target if caps.needs_ground_truth else None,
-        )
-        for s in samples
-    ]
+    """Requests for ``samples`` carrying exactly what the adapter's capabilities allow (as the runner builds them)."""
+    return [make_request(s, adapter.capabilities, seed, num_frames) for s in samples]
 
 
 def check_adapter(adapter: Adapter, samples) -> None:

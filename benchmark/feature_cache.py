@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.run_store import atomic_write_bytes
+from hcvg.atomic import atomic_write_bytes
 
 GROUND_TRUTH = "_ground_truth"
 

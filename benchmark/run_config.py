@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark import FRAME_SIZE, NUM_FRAMES
+from hcvg import FRAME_SIZE, NUM_FRAMES
 
 # Packages whose versions change numbers; recorded with every run.
 RECORDED_PACKAGES = (

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.splits import Split, load_split
-from benchmark.video_io import VideoReadError, read_video
+from hcvg.video_io import VideoReadError, read_video
 from leaderboards.site.gallery import GROUND_TRUTH, GallerySample
 from metrics.optical_flow import dense_flow
 

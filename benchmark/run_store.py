@@ -29,29 +29,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from hcvg.atomic import atomic_write_bytes, atomic_write_parquet, remove_temporaries
+
 CONFIG_FILE = "run_config.json"
 FAILURES_FILE = "failures.jsonl"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> Path:
-    """Write a DataFrame as parquet, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
 
 
 class RunStore:
@@ -67,10 +48,7 @@ class RunStore:
 
     def remove_temporaries(self) -> int:
         """Delete temporary files left by a killed writer; returns how many."""
-        stale = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return len(stale)
+        return remove_temporaries(self.root)
 
     # -- config ----------------------------------------------------------------
     @property

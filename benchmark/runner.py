@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from adapters.base import Adapter, AdapterOutputError, GenerationRequest, validate_video
+from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, make_request, validate_video
 from adapters.registry import ADAPTERS, create_adapter
 from benchmark.run_config import ComponentSpec, RunConfig, environment
 from benchmark.run_store import RunStore, atomic_write_bytes
-from benchmark.sample import Sample
+from hcvg.sample import Sample
 from benchmark.feature_cache import FeatureCache
 from benchmark.scoring import Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
-from benchmark.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
-from handi.registry import Registry
+from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
+from hcvg.registry import Registry
 from leaderboards.markdown import render_leaderboard
 from metrics.base import Metric
 from metrics.features.registry import FEATURES
@@ -208,7 +208,7 @@ class Runner:
             missing.append(sample)
         if not missing:
             return videos
-        requests = [self._request(adapter, sample, seed) for sample in missing]
+        requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in missing]
         timing_rows = []
         for sample, request, outcome in zip(missing, requests, self._generate(adapter, label, requests)):
             video, seconds, error = outcome
@@ -232,20 +232,6 @@ class Runner:
             )
         self.store.append_rows("timings", timing_rows)
         return videos
-
-    def _request(self, adapter: Adapter, sample: Sample, seed: int) -> GenerationRequest:
-        caps = adapter.capabilities
-        return GenerationRequest(
-            sample_id=sample.id,
-            prompt=sample.prompt,
-            context=sample.context,
-            num_frames=self.config.num_frames,
-            size=sample.size,
-            seed=seed,
-            expanded_prompt=sample.expanded_prompt,
-            motion_area=sample.motion_area if caps.needs_mask else None,
-            target=sample.target if caps.needs_ground_truth else None,
-        )
 
     def _generate(
         self, adapter: Adapter, label: str, requests: list[GenerationRequest]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.feature_cache import GROUND_TRUTH, FeatureCache, generated_owner
-from benchmark.sample import Sample
-from handi.registry import Registry
+from hcvg.sample import Sample
+from hcvg.registry import Registry
 from metrics.base import DistributionMetric, Metric, MetricUndefined, SampleMetric, ScoredItem
 from metrics.features.base import FeatureExtractor
 from metrics.scope import apply_scope

@@ -1,6 +1,6 @@
-"""HANDI: hand-centric text-and-image conditioned video generation.
+"""HANDI: hand-centric text-and-image conditioned video generation (the method only).
 
-This package is the bottom layer of handi-bench: it imports nothing from the
-other packages, so its two shared utilities (`handi.registry` and
-`handi.assets`) can be used everywhere above it.
+Hands (detector, keypoints), motion areas, and — next — the two-stage model, its
+losses, pipeline and training. It builds on the kernel (`hcvg`) and nothing else of
+the project; the benchmark's layers above it import it, never the reverse.
 """

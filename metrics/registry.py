@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handi.registry import Registry
+from hcvg.registry import Registry
 from metrics.base import Metric
 
 METRICS: Registry[type[Metric]] = Registry("metric", base=Metric)

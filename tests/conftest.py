@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.sample import Sample
+from hcvg.sample import Sample
 
 # Tests never download: fail loudly instead of reaching for a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -27,7 +27,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def landmarker_path() -> Path:
     """The hand_landmarker.task bundle, or a skip saying how to get it (tests never fetch it)."""
-    from handi.assets import AssetNotFoundError, resolve_asset
+    from hcvg.assets import AssetNotFoundError, resolve_asset
 
     try:
         return resolve_asset("hand-landmarker")

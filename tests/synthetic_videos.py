@@ -42,7 +42,7 @@ def read_stamp(frame: np.ndarray, source_size: tuple[int, int], out_size: int | 
     """The number stamped on a source frame of ``source_size = (W, H)``.
 
     ``frame`` is the source frame itself, or (``out_size`` given) its resized and
-    center-cropped version from `benchmark.clip_sampling.resize_center_crop`.
+    center-cropped version from `hcvg.frames.resize_center_crop`.
     """
     width, height = source_size
     left, top, block = _grid(width, height)

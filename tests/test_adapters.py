@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.base import AdapterOutputError, GenerationRequest, validate_video
+from hcvg.adapter import AdapterOutputError, GenerationRequest, validate_video
 from adapters.registry import ADAPTERS, create_adapter
 from adapters.testing import check_adapter, requests_for
-from benchmark.video_io import write_video_lossless
+from hcvg.video_io import write_video_lossless
 
 
 def write_targets(samples, root: Path) -> Path:

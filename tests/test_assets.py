@@ -1,4 +1,4 @@
-"""Tests for handi.assets: resolution order, error messages, fetch and checksums.
+"""Tests for hcvg.assets: resolution order, error messages, fetch and checksums.
 
 Nothing here touches the network: "official" URLs are either file:// URLs to files
 under tmp_path or a closed local port.
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from handi.assets import (
+from benchmark.asset_fetch import BUILDERS, fetch_asset
+from hcvg.assets import (
     ASSETS,
     Asset,
     AssetChecksumError,
     AssetNotFoundError,
     asset_cache_dir,
     asset_status,
-    fetch_asset,
     get_asset,
     list_assets,
     resolve_asset,
@@ -152,8 +152,8 @@ def test_fetch_falls_back_to_builder_when_download_fails(isolated_cache: Path) -
         calls.append(dest)
         dest.write_bytes(PAYLOAD)
 
-    asset = make_asset(official_url=CLOSED_URL, builder=builder)
-    path = fetch_asset(asset, timeout=2)
+    asset = make_asset(official_url=CLOSED_URL)
+    path = fetch_asset(asset, timeout=2, builder=builder)
     assert path == isolated_cache / "tiny.bin"
     assert path.read_bytes() == PAYLOAD
     assert len(calls) == 1
@@ -162,9 +162,9 @@ def test_fetch_falls_back_to_builder_when_download_fails(isolated_cache: Path) -
     assert sorted(p.name for p in isolated_cache.iterdir()) == ["tiny.bin"]
 
     # Present now: a second fetch does nothing; force builds again.
-    assert fetch_asset(asset, timeout=2) == path
+    assert fetch_asset(asset, timeout=2, builder=builder) == path
     assert len(calls) == 1
-    fetch_asset(asset, force=True, timeout=2)
+    fetch_asset(asset, force=True, timeout=2, builder=builder)
     assert len(calls) == 2
 
 
@@ -182,7 +182,7 @@ def test_fetch_reports_a_failing_builder(isolated_cache: Path) -> None:
         raise RuntimeError("no package index")
 
     with pytest.raises(AssetNotFoundError, match="no package index"):
-        fetch_asset(make_asset(official_url=CLOSED_URL, builder=builder), timeout=2)
+        fetch_asset(make_asset(official_url=CLOSED_URL), timeout=2, builder=builder)
     assert not isolated_cache.exists() or not any(isolated_cache.iterdir())
 
 
@@ -232,8 +232,19 @@ def test_builtin_hand_landmarker_is_registered() -> None:
     assert asset is ASSETS.get("hand-landmarker")
     assert asset.filename == "hand_landmarker.task"
     assert asset.env_var == "HCVG_HAND_LANDMARKER"
-    assert asset.builder is not None
+    assert "hand-landmarker" in BUILDERS  # the CLI layer knows how to build it offline
     assert asset.official_url and asset.official_url.startswith("https://storage.googleapis.com/mediapipe-models/")
+
+
+def test_every_declared_asset_is_listed_from_entry_points() -> None:
+    """The owners' assets reach `list_assets` through the `hcvg.assets` entry points alone."""
+    from importlib.metadata import entry_points
+
+    declared = {ep.name for ep in entry_points(group="hcvg.assets")}
+    assert {"hand-landmarker", "clip-vit-l-14", "inception-fid-pytorch", "i3d-kinetics-400", "egovlp-epic-mir"} <= declared
+    assert declared <= set(list_assets())
+    for name in declared:
+        assert get_asset(name).name == name  # each entry resolves to the Asset of that name
 
 
 def test_hand_landmarker_status_in_an_empty_cache(isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from benchmark.cli.data import DataCommand
-from benchmark.clip_sampling import evenly_spaced_indices
+from hcvg.frames import evenly_spaced_indices
 from benchmark.datasets import epic_kitchens
 from benchmark.datasets.clip_cache import CachedSplit, ClipSpec, prepare_cache, read_report
 from benchmark.splits import load_split
-from benchmark.video_io import read_video
+from hcvg.video_io import read_video
 from tests.synthetic_videos import EK_PREPARABLE, EK_SOURCES, build_ek_root, ek_scaled_size, read_stamp
 
 VIDEOS = ",".join([*EK_SOURCES, "P08_17"])  # P08_17 has annotations but no video

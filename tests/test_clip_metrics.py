@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from handi.assets import AssetNotFoundError
+from hcvg.assets import AssetNotFoundError
 from metrics.base import MetricUndefined, ScoredItem
 from metrics.clip_scores import (
     CLIPConsistencyScore,

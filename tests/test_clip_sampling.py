@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.clip_sampling import evenly_spaced_indices, resize_center_crop
+from hcvg.frames import evenly_spaced_indices, resize_center_crop
 
 
 def test_sixteen_evenly_spaced_frames_include_both_ends():

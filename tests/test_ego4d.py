@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.clip_sampling import evenly_spaced_indices
+from hcvg.frames import evenly_spaced_indices
 from benchmark.datasets import ego4d
 from benchmark.datasets.clip_cache import prepare_cache, read_report
 from benchmark.splits import load_split
-from benchmark.video_io import read_video
+from hcvg.video_io import read_video
 from tests.synthetic_videos import read_stamp, write_numbered_video
 
 SIZE = (192, 108)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.clip_sampling import evenly_spaced_indices
+from hcvg.frames import evenly_spaced_indices
 from benchmark.datasets import epic_kitchens
 from benchmark.datasets.segment_reader import read_segment_frames
 from benchmark.datasets.segments import SegmentError, sample_frame_indices

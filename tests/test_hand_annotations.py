@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmark.hand_annotations import HandAnnotationStore, annotate_clip, build_annotations
-from benchmark.image_io import read_image
+from hcvg.frames import read_image
 from benchmark.splits import InMemorySplit, load_split
 from benchmark.splits.motion_intensive import MotionIntensiveSplit
 from handi.motion_area import motion_area_mask, postprocess_mask

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from handi.assets import AssetNotFoundError
+from hcvg.assets import AssetNotFoundError
 from handi.hands.detector import (
     LEFT,
     RIGHT,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from handi.assets import sha256_of
-from handi.hands.landmarker_asset import BUNDLE_MEMBERS, write_bundle_from_wheel
+from hcvg.assets import sha256_of
+from benchmark.hand_landmarker_bundle import BUNDLE_MEMBERS, write_bundle_from_wheel
 
 
 def member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:

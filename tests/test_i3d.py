@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from handi.assets import AssetNotFoundError
+from hcvg.assets import AssetNotFoundError
 from metrics.features.i3d import I3DLogitsExtractor, InceptionI3d, preprocess_clips, same_padding
 
 KEYS_FIXTURE = Path(__file__).parent / "fixtures" / "i3d_pretrained_400_keys.txt"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from handi.assets import AssetNotFoundError
+from hcvg.assets import AssetNotFoundError
 from metrics.features.inception import (
     FEATURE_DIM,
     InceptionPool3Extractor,

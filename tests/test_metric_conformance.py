@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handi.registry import Registry, UnknownNameError
+from hcvg.registry import Registry, UnknownNameError
 from metrics.base import Metric, MetricUndefined, SampleMetric, SCOPES, ScoredItem
 from metrics.registry import METRICS, create_metric
 from metrics.scope import ScopeConfig, apply_scope

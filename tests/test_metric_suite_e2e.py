@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.clip_sampling import resize_center_crop
-from benchmark.image_io import read_image
+from hcvg.frames import resize_center_crop
+from hcvg.frames import read_image
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.runner import Runner
-from benchmark.sample import Sample
+from hcvg.sample import Sample
 from benchmark.splits import SPLITS, InMemorySplit
-from benchmark.video_io import read_video
-from handi.registry import Registry
+from hcvg.video_io import read_video
+from hcvg.registry import Registry
 from metrics.features.registry import FEATURES
 
 # Similarity to the ground truth, and a Fréchet distance: the oracle must be best on each.

@@ -2,7 +2,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from handi.registry import Registry, UnknownNameError
+from hcvg.registry import Registry, UnknownNameError
 
 
 class Base:

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapters.base import Adapter, Capabilities
+from hcvg.adapter import Adapter, Capabilities
 from adapters.registry import ADAPTERS
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.runner import RunConfigMismatch, Runner
 from benchmark.splits import InMemorySplit
-from benchmark.video_io import write_video_lossless
-from handi.registry import Registry
+from hcvg.video_io import write_video_lossless
+from hcvg.registry import Registry
 from tests.conftest import moving_square_sample
 
 METRICS = ["psnr", "ssim", "background-fidelity", "background-motion"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
+from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
 
 
 def test_lossless_roundtrip_is_bit_exact(tmp_path):

@@ -32,7 +32,8 @@ what to place where."""
         parser.add_argument("--force", action="store_true", help="fetch again even if present")
 
     def run(self, args: argparse.Namespace) -> int:
-        from handi.assets import asset_status, fetch_asset, list_assets, sha256_of
+        from benchmark.asset_fetch import fetch_asset
+        from hcvg.assets import asset_status, list_assets, sha256_of
 
         if args.action == "list":
             for name in list_assets():

@@ -15,7 +15,7 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from benchmark.runner import RunConfigMismatch
-from handi.registry import UnknownNameError
+from hcvg.registry import UnknownNameError
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
 

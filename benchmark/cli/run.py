@@ -50,7 +50,8 @@ def _report(result: RunResult) -> int:
 
 def _ensure_hand_landmarker() -> None:
     """The demo scores HS-Err: get the hand model once (a download, or a local build)."""
-    from handi.assets import AssetNotFoundError, fetch_asset, resolve_asset
+    from benchmark.asset_fetch import fetch_asset
+    from hcvg.assets import AssetNotFoundError, resolve_asset
 
     try:
         resolve_asset("hand-landmarker")

@@ -32,12 +32,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from benchmark.clip_sampling import resize_center_crop
+from hcvg.frames import resize_center_crop
 from benchmark.datasets.segments import CLIP_FRAMES, SAMPLING_MODES, Segment, SegmentError, sample_frame_indices
-from benchmark.run_store import atomic_write_bytes, atomic_write_parquet
-from benchmark.sample import Sample
-from benchmark.splits.base import Split
-from benchmark.video_io import VideoReadError, read_video, write_video_lossless
+from hcvg.atomic import atomic_write_bytes, atomic_write_parquet
+from hcvg.sample import Sample
+from hcvg.splits import Split
+from hcvg.video_io import VideoReadError, read_video, write_video_lossless
 
 logger = logging.getLogger(__name__)
 

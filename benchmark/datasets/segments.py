@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from benchmark.clip_sampling import evenly_spaced_indices
+from hcvg.frames import evenly_spaced_indices
 
 # Sampling modes. "even" is the paper's (§4, Implementation Details); "end-8fps" is what
 # HANDI's released code does: frames 1/8 s apart, ending on the segment's last frame.

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from benchmark.splits.base import InMemorySplit, Split
-from handi.registry import Registry
+from benchmark.splits.annotated import AnnotatedSplit, HandAnnotationStore
+from hcvg.splits import InMemorySplit, Split
+from hcvg.registry import Registry
 
 SplitFactory = Callable[..., Split]
 
@@ -45,8 +46,6 @@ def load_split(name: str, registry: Registry[SplitFactory] = SPLITS, hands: str 
     if not isinstance(split, Split):
         raise TypeError(f"split {name!r} built {type(split).__name__}, which is not a Split")
     if hands:
-        from benchmark.hand_annotations import AnnotatedSplit, HandAnnotationStore
-
         split = AnnotatedSplit(split, HandAnnotationStore(hands))
     return split
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from benchmark import FRAME_SIZE, NUM_FRAMES
-from benchmark.sample import Sample
+from hcvg import FRAME_SIZE, NUM_FRAMES
+from hcvg.sample import Sample
 from benchmark.splits.demo_render import (
     OBJECT_COLORS,
     SKIN_TONES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from benchmark.splits.base import InMemorySplit
+from hcvg.splits import InMemorySplit
 from benchmark.splits.demo import DemoConfig, load_demo_split
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from benchmark.splits.base import Split
+from hcvg.splits import Split
 
 
 class MotionIntensiveSplit(Split):

@@ -25,7 +25,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from handi.assets import resolve_asset, sha256_of
+from hcvg.assets import resolve_asset, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class MediaPipeHandDetector:
             Default False.
 
     Raises:
-        handi.assets.AssetNotFoundError: If the model bundle cannot be found.
+        hcvg.assets.AssetNotFoundError: If the model bundle cannot be found.
     """
 
     model_path: str | os.PathLike[str] | None = None

@@ -23,7 +23,7 @@ class FeatureExtractor(abc.ABC):
         kind: "video" (clip → array) or "text" (string → vector).
 
     Subclasses provide ``from_pretrained(path=None, device=...)``, loading official
-    weights through `handi.assets.resolve_asset` (explicit path → env var → asset cache →
+    weights through `hcvg.assets.resolve_asset` (explicit path → env var → asset cache →
     hub cache; a clear error naming the file otherwise), and ``from_config(config)``,
     which builds the same architecture from a (tiny) config with random weights for tests.
     """

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
-from handi.assets import Asset, resolve_asset
+from hcvg.assets import Asset, resolve_asset
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
-from handi.assets import resolve_asset
+from hcvg.assets import resolve_asset
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor

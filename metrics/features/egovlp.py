@@ -43,7 +43,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from handi.assets import Asset, resolve_asset
+from hcvg.assets import Asset, resolve_asset
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handi.registry import Registry
+from hcvg.registry import Registry
 from metrics.features.base import FeatureExtractor
 
 FEATURES: Registry[type[FeatureExtractor]] = Registry("feature extractor", base=FeatureExtractor)

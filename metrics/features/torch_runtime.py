@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from handi.assets import resolve_asset
+from hcvg.assets import resolve_asset
 
 
 def autocast(device: torch.device | str) -> contextlib.AbstractContextManager:

@@ -1,6 +1,11 @@
-"""Clip sampling (paper §4): 16 evenly spaced frames over an action segment, 256² crops."""
+"""Frame operations: clip sampling (paper §4: evenly spaced frames, 256² crops) and still images.
+
+Everything here is RGB uint8; OpenCV reads and writes BGR, so the image helpers convert.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -54,3 +59,24 @@ def resize_center_crop(frames: np.ndarray, size: int = 256) -> np.ndarray:
         resized = cv2.resize(frame, (new_w, new_h), interpolation=interp)
         out[i] = resized[top : top + size, left : left + size]
     return out.reshape(*frames.shape[:-3], size, size, frames.shape[-1])
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 ``[H, W, 3]`` RGB.
+
+    Raises:
+        FileNotFoundError: If the file is missing or not an image OpenCV can decode.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"{path}: missing or not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write a uint8 ``[H, W, 3]`` RGB image (format from the suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"{path}: OpenCV could not write the image")
+    return path

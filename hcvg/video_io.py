@@ -6,11 +6,12 @@ RGB exact): a lossy codec would move FID/FVD by itself.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import av
 import numpy as np
+
+from hcvg.atomic import atomic_write
 
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".avi", ".webm", ".mov", ".gif")
 # Container formats we write, by suffix (named explicitly: temporary names end in .tmp).
@@ -45,19 +46,6 @@ def _write_format(path: Path) -> str:
         raise ValueError(f"{path}: can write {', '.join(_WRITE_FORMATS)} files, not {path.suffix!r}") from None
 
 
-def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A hidden ".tmp" name: a killed writer leaves nothing that looks like a video.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)  # readers never see a half-written file
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_video_lossless(path: str | Path, frames: np.ndarray, fps: int = 8) -> Path:
     """Write frames to an FFV1/Matroska file, atomically; reading it back is bit-exact.
 
@@ -71,7 +59,7 @@ def write_video_lossless(path: str | Path, frames: np.ndarray, fps: int = 8) -> 
     """
     path = Path(path)
     _check_frames(frames, path)
-    return _atomic_write(path, lambda tmp: _encode(tmp, _write_format(path), frames, "ffv1", "bgr0", fps))
+    return atomic_write(path, lambda tmp: _encode(tmp, _write_format(path), frames, "ffv1", "bgr0", fps))
 
 
 def write_video_preview(path: str | Path, frames: np.ndarray, fps: int = 8, crf: int = 18) -> Path:
@@ -85,7 +73,7 @@ def write_video_preview(path: str | Path, frames: np.ndarray, fps: int = 8, crf:
     """
     path = Path(path)
     _check_frames(frames, path)
-    return _atomic_write(
+    return atomic_write(
         path,
         lambda tmp: _encode(tmp, _write_format(path), frames, "libx264", "yuv420p", fps, {"crf": str(crf), "preset": "medium"}),
     )

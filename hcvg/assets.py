@@ -1,11 +1,13 @@
 """Pretrained assets: where each weight file comes from and where it is found.
 
-Every pretrained component of the project (the hand landmarker now; Inception, I3D,
-CLIP, BLIP, EgoVLP and the SD VAE later) declares one :class:`Asset` and registers
-it in :data:`ASSETS`. Code that needs the file calls :func:`resolve_asset`, which
-never touches the network; getting the file is a separate, explicit step
-(:func:`fetch_asset`, behind ``hcvg assets fetch NAME``), so a run or a test never
-downloads anything by surprise.
+Every pretrained component (the hand landmarker, Inception, I3D, CLIP, BLIP, EgoVLP,
+and each model's weights) declares one :class:`Asset` in the module that owns it, and
+registers it through the ``hcvg.assets`` entry-point group, the same way for built-in
+and third-party packages (``[project.entry-points."hcvg.assets"]`` in pyproject.toml),
+so ``hcvg assets list`` shows them all without importing any model code. Code that
+needs the file calls :func:`resolve_asset`, which never touches the network; getting
+the file is a separate, explicit step in the CLI layer (``hcvg assets fetch NAME``,
+`benchmark.asset_fetch`), so a run or a test never downloads anything by surprise.
 
 Resolution order (first hit wins):
 
@@ -18,23 +20,15 @@ Resolution order (first hit wins):
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
-import shutil
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from handi.registry import Registry
+from hcvg.registry import Registry
 
 logger = logging.getLogger(__name__)
-
-#: Seconds to wait for the official server before falling back to the builder.
-#: Short on purpose: on a closed network a long wait buys nothing.
-DOWNLOAD_TIMEOUT_S = 20.0
 
 _CHUNK = 1 << 20
 
@@ -55,9 +49,6 @@ class Asset:
         size_bytes: Expected size, for display only.
         hf_repo: Hugging Face repo id to look for in the local hub cache.
         hf_filename: File name inside ``hf_repo`` (defaults to ``filename``).
-        builder: ``builder(dest)`` writes the file to ``dest`` from other sources when
-            the official download is impossible (e.g. a closed network that still
-            reaches a package registry). None if the file cannot be built.
     """
 
     name: str
@@ -70,7 +61,6 @@ class Asset:
     size_bytes: int | None = None
     hf_repo: str | None = None
     hf_filename: str | None = None
-    builder: Callable[[Path], None] | None = None
 
 
 class AssetNotFoundError(FileNotFoundError):
@@ -81,8 +71,9 @@ class AssetChecksumError(ValueError):
     """Raised when a downloaded or given file does not have the pinned sha256."""
 
 
-#: All known assets, by name. Modules that own a model register its asset here.
-ASSETS: Registry[Asset] = Registry("asset", base=Asset)
+#: All known assets, by name: filled from the ``hcvg.assets`` entry points (lazy
+#: ``"module:ATTR"`` references to `Asset` objects), built-ins included.
+ASSETS: Registry[Asset] = Registry("asset", base=Asset, entry_point_group="hcvg.assets")
 
 
 def asset_cache_dir() -> Path:
@@ -95,17 +86,15 @@ def get_asset(asset_or_name: Asset | str) -> Asset:
     """Return the :class:`Asset` for a name (or the asset itself).
 
     Raises:
-        handi.registry.UnknownNameError: If the name is not registered.
+        hcvg.registry.UnknownNameError: If the name is not registered.
     """
     if isinstance(asset_or_name, Asset):
         return asset_or_name
-    _register_builtin_assets()
     return ASSETS.get(asset_or_name)
 
 
 def list_assets(pattern: str = "*") -> list[str]:
     """Names of the registered assets (built-ins included) matching ``pattern``."""
-    _register_builtin_assets()
     return ASSETS.names(pattern)
 
 
@@ -146,7 +135,8 @@ def _hub_cache_path(asset: Asset) -> tuple[str, Path | None] | None:
     return (where, Path(found) if isinstance(found, str) else None)
 
 
-def _how_to_get(asset: Asset) -> str:
+def how_to_get(asset: Asset) -> str:
+    """The ways to get an asset's file, one indented line each (for error messages)."""
     lines = [f"  - run `hcvg assets fetch {asset.name}`"]
     if asset.official_url:
         lines.append(f"  - or download {asset.official_url} to {asset_cache_dir() / asset.filename}")
@@ -182,7 +172,7 @@ def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | Non
         raise AssetNotFoundError(
             f"{asset.name}: the explicit path {explicit} does not exist or is not a file. "
             f"Pass the path of an existing {asset.filename}, or pass no path to use the "
-            f"usual places.\n{_how_to_get(asset)}"
+            f"usual places.\n{how_to_get(asset)}"
         )
     for where, candidate in places[1:]:
         if candidate is not None and candidate.is_file():
@@ -201,36 +191,12 @@ def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | Non
     )
     raise AssetNotFoundError(
         f"{asset.name}: could not find {asset.filename} ({asset.description}).\n"
-        f"Looked in:\n{looked}\nTo get it:\n{_how_to_get(asset)}"
+        f"Looked in:\n{looked}\nTo get it:\n{how_to_get(asset)}"
     )
 
 
-def _download(url: str, dest: Path, timeout: float) -> None:
-    """Download ``url`` to ``dest`` through a temp file in the same directory."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, out, _CHUNK)
-        os.replace(tmp, dest)  # atomic: readers never see a half-written file
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _build(asset: Asset, dest: Path) -> None:
-    """Run the asset's builder into a temp file, then move it into place."""
-    assert asset.builder is not None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{asset.name}.", dir=dest.parent) as tmp_dir:
-        tmp = Path(tmp_dir) / asset.filename
-        asset.builder(tmp)
-        if not tmp.is_file():
-            raise RuntimeError(f"{asset.name}: the builder finished but wrote no file to {tmp}")
-        os.replace(tmp, dest)
-
-
-def _check_sha256(asset: Asset, path: Path) -> None:
+def check_sha256(asset: Asset, path: Path) -> None:
+    """Raise `AssetChecksumError` if ``path`` lacks the asset's pinned sha256 (no pin: no check)."""
     if asset.sha256 is None:
         return
     actual = sha256_of(path)
@@ -240,70 +206,6 @@ def _check_sha256(asset: Asset, path: Path) -> None:
             f"The file is corrupt or a different version; delete it and run "
             f"`hcvg assets fetch {asset.name}` again."
         )
-
-
-def fetch_asset(asset_or_name: Asset | str, force: bool = False, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
-    """Make an asset available in the asset cache and return its path.
-
-    If the asset already resolves (and ``force`` is False) nothing is done. Otherwise
-    the official URL is tried first; if that fails (e.g. a closed network) and the
-    asset has a builder, the builder makes the file locally.
-
-    Args:
-        asset_or_name: The asset or its registered name.
-        force: Re-fetch into the cache even if a copy is found.
-        timeout: Seconds to wait for the official server.
-
-    Returns:
-        The path of the file.
-
-    Raises:
-        AssetChecksumError: If the downloaded file does not match the pinned sha256.
-        AssetNotFoundError: If neither the download nor a builder produced the file.
-    """
-    asset = get_asset(asset_or_name)
-    if not force:
-        try:
-            found = resolve_asset(asset)
-        except AssetNotFoundError:
-            pass
-        else:
-            logger.info("%s: already present at %s", asset.name, found)
-            return found
-    dest = asset_cache_dir() / asset.filename
-    errors: list[str] = []
-    if asset.official_url:
-        logger.info("%s: downloading %s", asset.name, asset.official_url)
-        try:
-            _download(asset.official_url, dest, timeout)
-        # URLError, HTTPError, timeouts and refused connections are OSErrors; a
-        # connection cut mid-body raises http.client's IncompleteRead instead.
-        except (OSError, http.client.HTTPException) as exc:
-            errors.append(f"download from {asset.official_url} failed: {exc}")
-            logger.warning("%s: download failed (%s)", asset.name, exc)
-        else:
-            try:
-                _check_sha256(asset, dest)
-            except AssetChecksumError:
-                dest.unlink(missing_ok=True)
-                raise
-            logger.info("%s: downloaded to %s (%d bytes)", asset.name, dest, dest.stat().st_size)
-            return dest
-    if asset.builder is not None:
-        logger.info("%s: building locally (official download unavailable)", asset.name)
-        try:
-            _build(asset, dest)
-        except Exception as exc:  # report every way tried, not just the last one
-            errors.append(f"local build failed: {exc}")
-            logger.warning("%s: build failed (%s)", asset.name, exc)
-        else:
-            logger.info("%s: built at %s (%d bytes)", asset.name, dest, dest.stat().st_size)
-            return dest
-    tried = "\n".join(f"  - {e}" for e in errors) or "  - (no official URL and no builder)"
-    raise AssetNotFoundError(
-        f"{asset.name}: could not fetch {asset.filename}.\nTried:\n{tried}\n"
-        f"Get it by hand and put it at {dest}, or:\n{_how_to_get(asset)}"
-    )
 
 
 def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
@@ -332,26 +234,3 @@ def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
         "path": str(path) if path is not None else None,
         "sha256": sha256_of(path) if path is not None else None,
     }
-
-
-# Modules that declare the built-in assets. Importing them registers their Asset;
-# they are imported on first lookup so that `import handi.assets` stays cheap and
-# never pulls in a model library.
-_BUILTIN_ASSET_MODULES = (
-    "handi.hands.landmarker_asset",
-    "metrics.features.backbone_assets",
-    "metrics.features.inception_weights",
-    "metrics.features.i3d_weights",
-)
-_builtins_registered = False
-
-
-def _register_builtin_assets() -> None:
-    global _builtins_registered
-    if _builtins_registered:
-        return
-    _builtins_registered = True
-    import importlib
-
-    for module in _BUILTIN_ASSET_MODULES:
-        importlib.import_module(module)

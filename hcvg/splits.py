@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Iterator
 
-from benchmark.sample import Sample
+from hcvg.sample import Sample
 
 
 class Split(abc.ABC):
