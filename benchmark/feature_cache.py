@@ -1,31 +1,49 @@
 """Backbone outputs cached in the run directory, so each backbone runs once per clip and scope.
 
-Layout: ``RUN/features/<extractor>/<scope>/<owner>/<split>/<sample>.npy`` where the
-owner is ``<adapter>/seed-<k>`` for generated clips and ``_ground_truth`` for the
-reference clips, which are the same for every adapter and seed and so are computed
-once per split. Files are written atomically: a killed run keeps what it finished.
+Layout: ``RUN/features/<extractor>/<fingerprint>/<scope>/<owner>/<split>/<sample>.npy``.
+The fingerprint is a hash of the extractor's config and weights
+(`FeatureExtractor.fingerprint`), so a resume with other weights, precision or
+preprocessing finds nothing under the new fingerprint and recomputes; features of two
+configurations are never mixed. The owner is ``<adapter>/seed-<k>`` for generated clips
+and ``_ground_truth`` for the reference clips, which are the same for every adapter and
+seed and so are computed once per split. Files are written atomically: a killed run
+keeps what it finished.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from hcvg.atomic import atomic_write_bytes
 
+logger = logging.getLogger(__name__)
+
 GROUND_TRUTH = "_ground_truth"
 
 
 class FeatureCache:
-    """Reads and writes cached feature arrays under ``root``."""
+    """Reads and writes cached feature arrays under ``root``.
 
-    def __init__(self, root: str | Path):
+    Args:
+        root: The cache folder (``RUN/features``).
+        fingerprints: Extractor name → fingerprint of the instance in use; set by the
+            scorer once its extractors are built.
+    """
+
+    def __init__(self, root: str | Path, fingerprints: dict[str, str] | None = None):
         self.root = Path(root)
+        self.fingerprints: dict[str, str] = dict(fingerprints or {})
 
     def path(self, extractor: str, scope: str, owner: str, split: str, sample_id: str) -> Path:
-        return self.root / extractor / scope / owner / split / f"{sample_id}.npy"
+        try:
+            fingerprint = self.fingerprints[extractor]
+        except KeyError:
+            raise KeyError(f"feature cache: no fingerprint for extractor {extractor!r} (it was never built)") from None
+        return self.root / extractor / fingerprint / scope / owner / split / f"{sample_id}.npy"
 
     def load(self, extractor: str, scope: str, owner: str, split: str, sample_id: str) -> np.ndarray | None:
         path = self.path(extractor, scope, owner, split, sample_id)
@@ -33,8 +51,9 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            return None  # unreadable: recompute
+        except (ValueError, OSError) as err:  # a torn or foreign file: recompute it, and say so
+            logger.warning("recomputing unreadable cached features %s: %s", path, err)
+            return None
 
     def save(self, extractor: str, scope: str, owner: str, split: str, sample_id: str, array: np.ndarray) -> None:
         buffer = io.BytesIO()

@@ -8,6 +8,8 @@ metrics that depend on it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -27,36 +29,54 @@ logger = logging.getLogger(__name__)
 TEXT_SCOPE = "text"  # cache key of prompt embeddings, which no scope crop changes
 
 
+Cell = tuple[str, str]  # (metric, scope): what the ledger marks finished per clip
+
+
 @dataclass
 class ScoredBatch:
-    """Rows and failures from scoring one batch."""
+    """Rows, ledger entries and failures from scoring one batch."""
 
-    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sample id -> rows
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sample id -> score rows
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # sample_id, metric, scope, status
     errors: list[dict[str, Any]] = field(default_factory=list)  # with "sample_id"
 
 
 class Scorer:
-    """Scores clips with per-sample metrics at each scope.
+    """Scores clips with every metric at each scope, computing only the cells asked for.
 
     Args:
-        metrics: The metrics (per-sample ones are scored here).
+        metrics: The metrics (per-sample ones give score rows; distribution ones have
+            their per-clip features cached and are reduced by `score_distributions`).
         scopes: "full" and/or "ma".
-        extractors: Registry of feature extractors; those the metrics name are built
-            on first use.
+        extractors: Registry of feature extractors; those the metrics name are built by
+            `drop_unavailable`.
         cache: Where features are cached (None: not cached).
+        extractor_options: Extractor name → constructor options.
     """
 
-    def __init__(self, metrics: list[Metric], scopes: list[str], extractors: Registry | None = None, cache: FeatureCache | None = None):
+    def __init__(
+        self,
+        metrics: list[Metric],
+        scopes: list[str],
+        extractors: Registry | None = None,
+        cache: FeatureCache | None = None,
+        extractor_options: dict[str, dict[str, Any]] | None = None,
+    ):
         self.metrics = [m for m in metrics if isinstance(m, SampleMetric)]
         self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.scopes = list(scopes)
         self.extractor_registry = extractors
         self.cache = cache
-        self._extractors: dict[str, FeatureExtractor | Exception] = {}
+        self.extractor_options = dict(extractor_options or {})
+        self._extractors: dict[str, FeatureExtractor] = {}
         self.feature_names = self._needed_features()
 
+    @property
+    def all_metrics(self) -> list[Metric]:
+        return [*self.metrics, *self.distribution_metrics]
+
     def _needed_features(self) -> list[str]:
-        return sorted({name for m in [*self.metrics, *self.distribution_metrics] for name in m.features})
+        return sorted({name for m in self.all_metrics for name in m.features})
 
     def drop_unavailable(self) -> dict[str, str]:
         """Build every extractor now; drop the metrics whose extractor cannot be built.
@@ -67,75 +87,121 @@ class Scorer:
         dropped = {}
         for name in self.feature_names:
             try:
-                self._extractor(name)
-            except Exception as err:
-                for metric in [m for m in [*self.metrics, *self.distribution_metrics] if name in m.features]:
+                if self.extractor_registry is None:
+                    raise RuntimeError(f"no feature-extractor registry to build {name!r} from")
+                self._extractors[name] = self.extractor_registry.create(name, **self.extractor_options.get(name, {}))
+            except Exception as err:  # e.g. missing weights: the metrics reading it are skipped, with the reason
+                for metric in [m for m in self.all_metrics if name in m.features]:
                     dropped[metric.name] = f"feature extractor {name!r} unavailable: {type(err).__name__}: {err}"
         self.metrics = [m for m in self.metrics if m.name not in dropped]
         self.distribution_metrics = [m for m in self.distribution_metrics if m.name not in dropped]
         self.feature_names = self._needed_features()
+        if self.cache is not None:
+            self.cache.fingerprints.update({n: extractor_fingerprint(self._extractors[n]) for n in self.feature_names})
         return dropped
 
     def extractor_configs(self) -> dict[str, Any]:
-        """Configs of the extractors built so far (for the run config)."""
-        return {n: e.config() for n, e in self._extractors.items() if isinstance(e, FeatureExtractor)}
+        """Configs and fingerprints of the extractors in use (for the run config)."""
+        return {n: {**e.config(), "fingerprint": extractor_fingerprint(e)} for n, e in self._extractors.items()}
+
+    def metric_keys(self) -> dict[str, str]:
+        """Metric name → a hash of its config and its extractors' fingerprints.
+
+        The ledger stores it with every finished cell: a cell counts as finished only
+        under the same key, so new weights or options recompute instead of mixing.
+        """
+        keys = {}
+        for metric in self.all_metrics:
+            described = {
+                "class": f"{type(metric).__module__}.{type(metric).__qualname__}",
+                "config": metric.config(),
+                "features": {f: extractor_fingerprint(self._extractors[f]) for f in metric.features},
+            }
+            keys[metric.name] = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return keys
 
     def _extractor(self, name: str) -> FeatureExtractor:
-        if name not in self._extractors:
-            try:
-                if self.extractor_registry is None:
-                    raise RuntimeError(f"no feature-extractor registry to build {name!r} from")
-                self._extractors[name] = self.extractor_registry.get(name)()
-            except Exception as err:  # e.g. missing weights: remembered, reported per sample
-                self._extractors[name] = err
-        extractor = self._extractors[name]
-        if isinstance(extractor, Exception):
-            raise extractor
-        return extractor
-
-    def _kind(self, name: str) -> str:
-        """An extractor's kind ("video" or "text"); an unbuildable one is reported later."""
         try:
-            return self._extractor(name).kind
-        except Exception:
-            return "video"
+            return self._extractors[name]
+        except KeyError:
+            raise RuntimeError(f"feature extractor {name!r} was not built; call drop_unavailable() first") from None
 
-    def score(self, samples: list[Sample], videos: dict[str, np.ndarray], adapter: str, split: str, seed: int) -> ScoredBatch:
-        """Score the clips in ``videos`` (sample id -> uint8 [L,H,W,3]) of ``samples``."""
-        out = ScoredBatch(rows={s.id: [] for s in samples if s.id in videos})
+    def score(
+        self,
+        samples: list[Sample],
+        videos: dict[str, np.ndarray],
+        adapter: str,
+        split: str,
+        seed: int,
+        wanted: dict[str, set[Cell]] | None = None,
+    ) -> ScoredBatch:
+        """Score the clips in ``videos`` (sample id -> uint8 [L,H,W,3]) of ``samples``.
+
+        Args:
+            samples: The samples (references, prompts, masks).
+            videos: Their generated clips.
+            adapter: Adapter label (cache owner).
+            split: Split label.
+            seed: Generation seed.
+            wanted: Sample id → the (metric, scope) cells to compute; None: all of them.
+                Only the extractors those cells read are run.
+        """
         samples = [s for s in samples if s.id in videos]
+        if wanted is None:
+            every = {(m.name, scope) for m in self.all_metrics for scope in self.scopes}
+            wanted = {s.id: every for s in samples}
+        out = ScoredBatch(rows={s.id: [] for s in samples})
         for scope in self.scopes:
+            todo = {s.id: {m for m, sc in wanted.get(s.id, ()) if sc == scope} for s in samples}
             items: dict[str, ScoredItem] = {}
             for sample in samples:
+                if not todo[sample.id]:
+                    continue
                 try:
                     gen, target, context, mask = apply_scope(
                         scope, generated=videos[sample.id], target=sample.target, context=sample.context,
                         motion_area=sample.motion_area,
                     )
                 except MetricUndefined as err:
-                    out.rows[sample.id] += [_row(m, scope, math.nan, "undefined", str(err)) for m in self.metrics]
+                    for metric in self._metrics_named(todo[sample.id]):
+                        if isinstance(metric, SampleMetric):
+                            out.rows[sample.id].append(_row(metric, scope, math.nan, "undefined", str(err)))
+                        out.ledger.append(_cell(sample.id, metric, scope, "undefined"))
                     continue
                 items[sample.id] = ScoredItem(sample.id, scope, gen, target, context, mask, sample.prompt)
-            feature_errors = self._attach_features(items, scope, adapter, split, seed)
+            needed = {f for i in items for m in self._metrics_named(todo[i]) for f in m.features}
+            feature_errors = self._attach_features(items, scope, adapter, split, seed, sorted(needed))
             for sample_id, item in items.items():
-                for metric in self.metrics:
+                for metric in self._metrics_named(todo[sample_id]):
                     missing = [f for f in metric.features if (sample_id, f) in feature_errors]
                     if missing:
                         message = f"feature {missing[0]!r} failed: {feature_errors[(sample_id, missing[0])]}"
-                        out.rows[sample_id].append(_row(metric, scope, math.nan, "error", message))
+                        if isinstance(metric, SampleMetric):
+                            out.rows[sample_id].append(_row(metric, scope, math.nan, "error", message))
+                        out.ledger.append(_cell(sample_id, metric, scope, "error"))
                         out.errors.append({"sample_id": sample_id, "metric": metric.name, "scope": scope, "error": message})
+                        continue
+                    if isinstance(metric, DistributionMetric):
+                        # Its per-clip contribution is the cached features; reduced at the end.
+                        out.ledger.append(_cell(sample_id, metric, scope, "ok"))
                         continue
                     row, error = _score_one(metric, item)
                     out.rows[sample_id].append(row)
+                    out.ledger.append(_cell(sample_id, metric, scope, row["status"]))
                     if error:
                         out.errors.append({"sample_id": sample_id, **error})
         return out
 
-    def _attach_features(self, items: dict[str, ScoredItem], scope: str, adapter: str, split: str, seed: int) -> dict[tuple[str, str], str]:
+    def _metrics_named(self, names: set[str]) -> list[Metric]:
+        return [m for m in self.all_metrics if m.name in names]
+
+    def _attach_features(
+        self, items: dict[str, ScoredItem], scope: str, adapter: str, split: str, seed: int, names: list[str]
+    ) -> dict[tuple[str, str], str]:
         """Fill ``item.features`` / ``item.target_features``; returns (sample, feature) -> error."""
         errors: dict[tuple[str, str], str] = {}
-        for name in self.feature_names:
-            if self._kind(name) == "text":
+        for name in names:
+            if self._extractor(name).kind == "text":
                 # The prompt is the same for both clips, every scope and every adapter:
                 # embed it once per sample and hand the one vector to both sides.
                 jobs = [(GROUND_TRUTH, TEXT_SCOPE, lambda i: i.prompt, ("features", "target_features"))]
@@ -164,20 +230,30 @@ class Scorer:
                         self.cache.save(name, cache_scope, owner, split, sample_id, result)
         return errors
 
-    def _extract(self, name: str, clips: list[np.ndarray]) -> list[np.ndarray | Exception]:
+    def _extract(self, name: str, clips: list[Any]) -> list[np.ndarray | Exception]:
         """Run one extractor on a batch; on failure, one by one so only bad clips fail."""
-        try:
-            extractor = self._extractor(name)
-        except Exception as err:
-            return [err] * len(clips)
+        extractor = self._extractor(name)
         try:
             if extractor.kind == "text":
                 return list(extractor.extract_text(list(clips)))
             return list(extractor.extract(clips))
-        except Exception as batch_error:
+        except Exception as batch_error:  # retried one by one below; each failure is returned, then recorded
             if len(clips) == 1:
                 return [batch_error]
+            logger.warning("extractor %s failed on a batch (%s); retrying clip by clip", name, batch_error)
         return [self._extract(name, [clip])[0] for clip in clips]
+
+
+def extractor_fingerprint(extractor: FeatureExtractor) -> str:
+    """The extractor's fingerprint (config and weights), or a hash of its config if it has none."""
+    fingerprint = getattr(extractor, "fingerprint", None)
+    if callable(fingerprint):
+        return str(fingerprint())
+    return hashlib.sha256(json.dumps(extractor.config(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cell(sample_id: str, metric: Metric, scope: str, status: str) -> dict[str, Any]:
+    return {"sample_id": sample_id, "metric": metric.name, "scope": scope, "status": status}
 
 
 def _score_one(metric: SampleMetric, item: ScoredItem) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -207,11 +283,28 @@ def _row(metric: Metric, scope: str, value: float, status: str, note: str) -> di
 
 
 def score_distributions(
-    metrics: list[DistributionMetric], cache: FeatureCache, sample_ids: list[str], scope: str, adapter: str, split: str, seed: int
+    metrics: list[DistributionMetric],
+    cache: FeatureCache,
+    sample_ids: dict[str, list[str]],
+    scope: str,
+    adapter: str,
+    split: str,
+    seed: int,
 ) -> list[dict[str, Any]]:
     """Distribution-level metrics (FID, FVD) over the cached features of finished clips.
 
-    Distribution metrics read only features, so the items carry empty frame arrays.
+    Features are streamed into each metric's state one clip at a time (FID/FVD keep
+    sums, not rows). Distribution metrics read only features, so the items carry empty
+    frame arrays.
+
+    Args:
+        metrics: The distribution metrics.
+        cache: The run's feature cache (with the fingerprints in use).
+        sample_ids: Metric name → the samples whose cell the ledger marks finished.
+        scope: The scope.
+        adapter: Adapter label.
+        split: Split label.
+        seed: Generation seed.
 
     Returns:
         One row per metric with value, n (clips used), status and note.
@@ -221,23 +314,27 @@ def score_distributions(
     empty = np.empty((0,), dtype=np.uint8)
     for metric in metrics:
         metric.reset()
-        used = 0
-        for sample_id in sample_ids:
+        used, lost = 0, []
+        for sample_id in sample_ids.get(metric.name, []):
             item = ScoredItem(sample_id, scope, empty, empty, empty, None, "")
             for name in metric.features:
                 generated = cache.load(name, scope, owner, split, sample_id)
                 target = cache.load(name, scope, GROUND_TRUTH, split, sample_id)
                 if generated is None or target is None:
+                    lost.append(sample_id)
                     break
                 item.features[name], item.target_features[name] = generated, target
             else:
                 metric.update(item)
                 used += 1
-        row = {**_row(metric, scope, math.nan, "undefined", "no clips with features"), "n": used}
+        note = f"features of {len(lost)} finished clips are missing from the cache (e.g. {lost[0]}); rerun with --resume" if lost else ""
+        row = {**_row(metric, scope, math.nan, "undefined", note or "no clips with features"), "n": used}
         if used:
             try:
-                row.update(value=float(metric.compute()), status="ok", note="")
-            except Exception as err:  # recorded in the row; the run goes on
+                row.update(value=float(metric.compute()), status="ok", note=note)
+            except MetricUndefined as err:
+                row.update(status="undefined", note=str(err))
+            except Exception as err:  # recorded in the row and the failures; the run goes on
                 row.update(status="error", note=f"{type(err).__name__}: {err}")
         rows.append(row)
     return rows

@@ -123,17 +123,21 @@ def test_rerun_with_resume_generates_nothing_and_keeps_the_summary(tmp_path, squ
     again = make_runner(tmp_path, square_samples, ["static", "oracle"], resume=True).run()
     assert again.generated == 0
     pd.testing.assert_frame_equal(first.summary, again.summary)
-    with pytest.raises(RunConfigMismatch, match="different matrix"):
-        make_runner(tmp_path, square_samples, ["static"], resume=True).run()
+    # Resuming with fewer adapters keeps the finished cells of the others.
+    fewer = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
+    assert fewer.generated == 0 and fewer.computed_cells == 0
+    pd.testing.assert_frame_equal(first.summary, fewer.summary)
+    # Reusing a label for other options would score old clips as the new model: refused, naming the key.
+    other = ComponentSpec("folder", {"root": str(tmp_path)}, label="static")
+    with pytest.raises(RunConfigMismatch, match=r"adapter 'static' had name 'static', now 'folder'"):
+        make_runner(tmp_path, square_samples, [other], resume=True).run()
 
 
 def test_lost_scores_are_recomputed_from_stored_videos(tmp_path, square_samples):
     first = make_runner(tmp_path, square_samples, ["static"]).run()
     # As if killed after the videos were written but before scoring finished.
-    for part in (tmp_path / "run" / "parts" / "scores").glob("*.parquet"):
-        part.unlink()
-    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
-        if (pd.read_parquet(part)["stage"] == "score").any():
+    for table in ("scores", "ledger"):
+        for part in (tmp_path / "run" / "parts" / table).glob("*.parquet"):
             part.unlink()
     again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
     assert again.generated == 0
@@ -227,9 +231,8 @@ def test_distribution_metrics_read_cached_features(tmp_path, square_samples):
 
 def test_scoring_redone_after_a_kill_between_part_writes_is_not_counted_twice(tmp_path, square_samples):
     first = make_runner(tmp_path, square_samples, ["static"]).run()
-    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
-        if (pd.read_parquet(part)["stage"] == "score").any():
-            part.unlink()  # killed after the scores part, before the timings part
+    for part in (tmp_path / "run" / "parts" / "ledger").glob("*.parquet"):
+        part.unlink()  # killed after the scores part, before the ledger part
     again = make_runner(tmp_path, square_samples, ["static"], resume=True).run()
     assert len(again.scores) == len(first.scores)
     pd.testing.assert_frame_equal(first.summary, again.summary)

@@ -48,19 +48,24 @@ def _report(result: RunResult) -> int:
     return 0
 
 
-def _ensure_hand_landmarker() -> None:
+# Everything the demo may download (the README lists it; tests/test_readme.py checks both).
+DEMO_ASSETS = ("hand-landmarker",)
+
+
+def _ensure_demo_assets() -> None:
     """The demo scores HS-Err: get the hand model once (a download, or a local build)."""
     from benchmark.asset_fetch import fetch_asset
     from hcvg.assets import AssetNotFoundError, resolve_asset
 
-    try:
-        resolve_asset("hand-landmarker")
-    except AssetNotFoundError:
-        print("Fetching the MediaPipe hand-landmarker model once (needed for HS-Err)...", file=sys.stderr)
+    for name in DEMO_ASSETS:
         try:
-            print(f"  -> {fetch_asset('hand-landmarker')}", file=sys.stderr)
-        except AssetNotFoundError as err:  # the run still goes on; the hand metrics are skipped
-            print(f"  could not get it; hand metrics will be skipped: {err}", file=sys.stderr)
+            resolve_asset(name)
+        except AssetNotFoundError:
+            print(f"Fetching {name} once (needed by the demo's hand metrics)...", file=sys.stderr)
+            try:
+                print(f"  -> {fetch_asset(name)}", file=sys.stderr)
+            except AssetNotFoundError as err:  # the run still goes on; the metrics that need it are skipped
+                print(f"  could not get it; the metrics that need it will be skipped: {err}", file=sys.stderr)
 
 
 class RunCommand(Subcommand):
@@ -137,7 +142,7 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
-        _ensure_hand_landmarker()
+        _ensure_demo_assets()
         config = RunConfig(
             out=args.out,
             adapters=[ComponentSpec.parse(a) for a in args.adapters],
