@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 
+from adapters.fitting import Fitting, FittingError, fit_video
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest
-from hcvg.frames import evenly_spaced_indices, resize_center_crop
-from hcvg.video_io import VIDEO_SUFFIXES, read_video
+from hcvg.video_io import VIDEO_SUFFIXES, read_video, write_video_lossless
 
 FramePolicy = Literal["strict", "first", "last", "even"]
 
 
 class FolderAdapter(Adapter):
     """Reads ``<root>/<sample_id>.<ext>`` (mkv, mp4, avi, webm, mov or gif).
+
+    Its options map onto the kit's fitting policies (`adapters.fitting.Fitting`):
+    ``frames`` is the temporal policy, ``resize=true`` the spatial policy
+    ``"center-crop"`` (``"strict"`` otherwise).
 
     Args:
         root: Directory of videos named by sample id.
@@ -36,9 +43,30 @@ class FolderAdapter(Adapter):
             raise ValueError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
         self.frames = frames
         self.resize = resize in (True, "true", "True", "1", "yes")
+        # Stored clips are the model's output already: nothing to drop.
+        self._fitting = Fitting(spatial="center-crop" if self.resize else "strict", temporal=frames)
+
+    @classmethod
+    def for_tests(cls) -> "FolderAdapter":
+        """A folder over a temporary directory holding the conformance samples' targets.
+
+        The samples are `adapters.testing.conformance_samples()`, the ones
+        `check_adapter` uses by default; the directory is removed with the adapter.
+        """
+        from adapters.testing import conformance_samples
+
+        root = Path(tempfile.mkdtemp(prefix="hcvg-folder-"))
+        for sample in conformance_samples():
+            write_video_lossless(root / f"{sample.id}.mkv", sample.target)
+        adapter = cls(root)
+        weakref.finalize(adapter, shutil.rmtree, root, ignore_errors=True)
+        return adapter
 
     def options(self) -> dict:
         return {"root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize}
+
+    def fitting(self) -> dict:
+        return self._fitting.describe()
 
     def video_path(self, sample_id: str) -> Path:
         """The file holding ``sample_id``'s video.
@@ -61,29 +89,15 @@ class FolderAdapter(Adapter):
     def _load(self, request: GenerationRequest) -> np.ndarray:
         path = self.video_path(request.sample_id)
         video = read_video(path)
-        video = self._fit_frames(video, request.num_frames, path)
-        if video.shape[1:3] != tuple(request.size):
-            if not self.resize:
-                raise ValueError(
-                    f"{path}: frames are {video.shape[1]}x{video.shape[2]}, the benchmark needs "
-                    f"{request.size[0]}x{request.size[1]}; resize them, or pass resize=true to this adapter"
-                )
-            if request.size[0] != request.size[1]:
-                raise ValueError(f"{path}: resize=true supports square target sizes only, got {request.size}")
-            video = resize_center_crop(video, request.size[0])
-        return video
+        try:
+            return fit_video(video, request, self._fitting, source=str(path))
+        except FittingError as err:
+            raise FittingError(f"{err}{self._hint(err)}", err.axis, err.native, err.requested) from err
 
-    def _fit_frames(self, video: np.ndarray, num_frames: int, path: Path) -> np.ndarray:
-        count = video.shape[0]
-        if count == num_frames:
-            return video
-        if self.frames == "strict" or count < num_frames:
-            raise ValueError(
-                f"{path}: has {count} frames, the benchmark needs {num_frames}"
-                + ("; pass frames=first, last or even to this adapter to select them" if count > num_frames else "")
-            )
-        if self.frames == "first":
-            return video[:num_frames]
-        if self.frames == "last":
-            return video[-num_frames:]
-        return video[evenly_spaced_indices(0, count - 1, num_frames)]
+    def _hint(self, err: FittingError) -> str:
+        """Which of this adapter's options would have fitted the video, if one would."""
+        if err.axis == "frames" and err.native > err.requested:  # only "strict" refuses a longer clip
+            return "; pass frames=first, last or even to this adapter to select them"
+        if err.axis == "size" and not self.resize:
+            return "; resize them, or pass resize=true to this adapter"
+        return ""

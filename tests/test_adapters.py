@@ -1,13 +1,21 @@
 """Every registered adapter passes the conformance checks; then per-adapter behaviour."""
 
+import argparse
+import gc
+import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 
-from hcvg.adapter import AdapterOutputError, GenerationRequest, validate_video
+from adapters.fitting import Fitting, TorchSettings, batch_noise, fit_video, to_uint8_video
 from adapters.registry import ADAPTERS, create_adapter
-from adapters.testing import check_adapter, requests_for
+from adapters.testing import check_adapter, check_requests, conformance_samples, requests_for
+from benchmark.cli.adapters import AdaptersCommand
+from hcvg.adapter import Adapter, AdapterOutputError, Capabilities, GenerationRequest, NativeSettings, validate_video
+from hcvg.registry import Registry
 from hcvg.video_io import write_video_lossless
 
 
@@ -17,16 +25,131 @@ def write_targets(samples, root: Path) -> Path:
     return root
 
 
-# Options an adapter needs to be built in a test; adapters without an entry take none.
-TEST_OPTIONS = {"folder": lambda samples, tmp: {"root": write_targets(samples, tmp)}}
-
-
 @pytest.mark.parametrize("name", ADAPTERS.names())
-def test_registered_adapter_conforms(name, square_samples, tmp_path):
-    options = TEST_OPTIONS.get(name, lambda *_: {})(square_samples, tmp_path)
-    adapter = create_adapter(name, **options)
+def test_registered_adapter_conforms(name):
+    """Each adapter builds its own test instance: registering one is enough to have it checked."""
+    adapter = ADAPTERS.get(name).for_tests()
     assert adapter.name == name
-    check_adapter(adapter, square_samples)
+    check_adapter(adapter)
+
+
+class TinyTextToVideo(Adapter):
+    """A text-to-video model in miniature, built from the kit: seeded noise through a fixed random decoder.
+
+    It generates 16 frames at 48x80 in [-1, 1], channels first, and fits them to the
+    request as a real model adapter would.
+    """
+
+    name: ClassVar[str] = "tiny-t2v"
+    capabilities: ClassVar[Capabilities] = Capabilities(needs_image=False, max_batch_size=4)
+    native: ClassVar[NativeSettings] = NativeSettings(size=(48, 80), frames=16, steps=4, guidance=5.0)
+    fit: ClassVar[Fitting] = Fitting(spatial="center-crop", temporal="even")
+
+    def __init__(self, device: str = "cpu", dtype: str = "float32"):
+        self.torch = TorchSettings(device=device, dtype=dtype)
+        self.decoder: torch.Tensor | None = None
+
+    def load(self) -> None:
+        generator = torch.Generator().manual_seed(1234)
+        weights = torch.randn(3, 4, generator=generator)
+        self.decoder = weights.to(self.torch.resolve_device(), self.torch.resolve_dtype())
+
+    def close(self) -> None:
+        self.decoder = None
+
+    def options(self) -> dict:
+        return {"device": self.torch.device, "dtype": self.torch.dtype}
+
+    def fitting(self) -> dict:
+        return self.fit.describe()
+
+    def noise(self, requests: list[GenerationRequest], shape: tuple[int, ...]) -> torch.Tensor:
+        return batch_noise(requests, shape, self.decoder.device, self.decoder.dtype)
+
+    def generate(self, requests: list[GenerationRequest]) -> list[np.ndarray]:
+        if self.decoder is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        frames, (height, width) = self.native.frames, self.native.size
+        latents = self.noise(requests, (4, frames, height, width))
+        decoded = torch.tanh(torch.einsum("ck,bkthw->bcthw", self.decoder, latents))  # [B, C, T, H, W] in [-1, 1]
+        return [
+            fit_video(to_uint8_video(video, layout="CTHW", value_range="-1,1", sample_id=r.sample_id), r, self.fit)
+            for r, video in zip(requests, decoded)
+        ]
+
+
+def test_a_text_to_video_adapter_built_from_the_kit_conforms():
+    registry: Registry[type[Adapter]] = Registry("adapter", base=Adapter)
+    registry.register("tiny-t2v", TinyTextToVideo)
+    adapter = registry.get("tiny-t2v").for_tests()
+    check_adapter(adapter)
+    described = json.loads(json.dumps(adapter.describe()))
+    assert described["native"]["size"] == [48, 80] and described["fitting"]["spatial"] == "center-crop"
+
+
+class ReloadsAfterClose(TinyTextToVideo):
+    def close(self) -> None:
+        pass  # keeps the decoder: generate still works once closed
+
+
+class ForgetsToRelease(TinyTextToVideo):
+    close = Adapter.close
+
+
+class OptionsNotJson(TinyTextToVideo):
+    def options(self) -> dict:
+        return {"root": Path("/tmp")}
+
+
+class SaysNothingAboutFitting(TinyTextToVideo):
+    def fitting(self) -> dict:
+        return {}
+
+
+class OneGeneratorPerBatch(TinyTextToVideo):
+    def noise(self, requests, shape):
+        # The whole batch from the first request's seed: alone, later requests get other noise.
+        generator = torch.Generator().manual_seed(requests[0].seed)
+        return torch.randn((len(requests), *shape), generator=generator)
+
+
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        (ReloadsAfterClose, "generate.. after close.. worked"),
+        (ForgetsToRelease, "releases nothing in close"),
+        (OptionsNotJson, "not JSON-serializable"),
+        (SaysNothingAboutFitting, "fitting.. does not say"),
+        (OneGeneratorPerBatch, "a batch differs from single calls"),
+    ],
+)
+def test_check_adapter_catches_a_broken_contract(broken, message):
+    with pytest.raises(AssertionError, match=message):
+        check_adapter(broken())
+
+
+def test_requests_carry_only_what_the_capabilities_allow(square_samples):
+    sample = square_samples[0]
+    text_only = Capabilities(needs_image=False)
+    assert all(r.context is None and r.target is None and r.motion_area is None for r in requests_for(TinyTextToVideo(), square_samples))
+    leaked = GenerationRequest(sample.id, "p", sample.context, 15, (64, 64))
+    with pytest.raises(AssertionError, match="text-to-video adapter was given the context"):
+        check_requests(text_only, [leaked])
+    with pytest.raises(AssertionError, match="ground truth reached"):
+        check_requests(Capabilities(), [GenerationRequest(sample.id, "p", sample.context, 15, (64, 64), target=sample.target)])
+    with pytest.raises(AssertionError, match="got no context"):
+        check_requests(Capabilities(), [GenerationRequest(sample.id, "p", None, 15, (64, 64))])
+
+
+def test_adapters_list_shows_declared_native_settings(capsys):
+    registry: Registry[type[Adapter]] = Registry("adapter", base=Adapter)
+    registry.register("tiny-t2v", TinyTextToVideo)
+    registry.register("static", "adapters.static:StaticAdapter")
+    AdaptersCommand(registry).run(argparse.Namespace(action="list", pattern="*"))
+    out = capsys.readouterr().out
+    assert "native: 48x80 (HxW), 16 frames, 4 steps, guidance 5" in out
+    assert "needs: nothing; max batch 4" in out
+    assert out.count("native:") == 1  # static declares none, so none is shown
 
 
 def test_static_repeats_context(square_samples):
@@ -70,6 +193,23 @@ def test_folder_frame_policies_and_resize(square_samples, tmp_path):
         create_adapter("folder", root=tmp_path, frames="first").generate([big])
     resized = create_adapter("folder", root=tmp_path, frames="first", resize="true").generate([big])[0]
     assert resized.shape == (15, 128, 128, 3)
+
+
+def test_folder_reports_the_fitting_it_applies(tmp_path):
+    strict = create_adapter("folder", root=tmp_path)
+    assert strict.fitting() == {"spatial": "strict", "temporal": "strict", "drop_context": False}
+    fitted = create_adapter("folder", root=tmp_path, frames="even", resize="true")
+    assert fitted.describe()["fitting"] == {"spatial": "center-crop", "temporal": "even", "drop_context": False}
+
+
+def test_folder_for_tests_serves_the_conformance_samples_and_cleans_up():
+    adapter = ADAPTERS.get("folder").for_tests()
+    root = adapter.root
+    sample = conformance_samples()[1]
+    assert np.array_equal(adapter.generate(requests_for(adapter, [sample]))[0], sample.target)
+    del adapter
+    gc.collect()
+    assert not root.exists()
 
 
 def test_unknown_adapter_and_bad_options():
