@@ -8,10 +8,15 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest
+from hcvg.errors import InputNotFoundError, InvalidInputError, UserError
 from hcvg.frames import evenly_spaced_indices, resize_center_crop
 from hcvg.video_io import VIDEO_SUFFIXES, read_video
 
 FramePolicy = Literal["strict", "first", "last", "even"]
+
+
+class NotAFolderError(UserError, NotADirectoryError):
+    """The adapter's ``root`` is missing or not a directory."""
 
 
 class FolderAdapter(Adapter):
@@ -23,6 +28,10 @@ class FolderAdapter(Adapter):
             "first" / "last" (the first / last L frames), "even" (L evenly spaced).
         resize: Resize + center-crop frames to the requested size. Off by default:
             the benchmark never guesses, so a wrong size is an error unless asked.
+
+    Raises:
+        NotAFolderError: If ``root`` is not a directory.
+        InvalidInputError: If ``frames`` is not one of the policies.
     """
 
     name: ClassVar[str] = "folder"
@@ -31,9 +40,9 @@ class FolderAdapter(Adapter):
     def __init__(self, root: str | Path, frames: FramePolicy = "strict", resize: bool | str = False):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise NotADirectoryError(f"folder adapter: root {self.root} is not a directory")
+            raise NotAFolderError(f"folder adapter: root {self.root} is not a directory; pass root=DIR holding one video per sample id")
         if frames not in ("strict", "first", "last", "even"):
-            raise ValueError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
+            raise InvalidInputError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
         self.frames = frames
         self.resize = resize in (True, "true", "True", "1", "yes")
 
@@ -44,13 +53,13 @@ class FolderAdapter(Adapter):
         """The file holding ``sample_id``'s video.
 
         Raises:
-            FileNotFoundError: If no file with a known video suffix exists.
+            InputNotFoundError: If no file with a known video suffix exists.
         """
         for suffix in VIDEO_SUFFIXES:
             path = self.root / f"{sample_id}{suffix}"
             if path.is_file():
                 return path
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"folder adapter: no video for sample {sample_id!r} in {self.root} "
             f"(looked for {sample_id}{{{','.join(VIDEO_SUFFIXES)}}})"
         )
@@ -64,12 +73,12 @@ class FolderAdapter(Adapter):
         video = self._fit_frames(video, request.num_frames, path)
         if video.shape[1:3] != tuple(request.size):
             if not self.resize:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{path}: frames are {video.shape[1]}x{video.shape[2]}, the benchmark needs "
                     f"{request.size[0]}x{request.size[1]}; resize them, or pass resize=true to this adapter"
                 )
             if request.size[0] != request.size[1]:
-                raise ValueError(f"{path}: resize=true supports square target sizes only, got {request.size}")
+                raise InvalidInputError(f"{path}: resize=true supports square target sizes only, got {request.size}")
             video = resize_center_crop(video, request.size[0])
         return video
 
@@ -78,7 +87,7 @@ class FolderAdapter(Adapter):
         if count == num_frames:
             return video
         if self.frames == "strict" or count < num_frames:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{path}: has {count} frames, the benchmark needs {num_frames}"
                 + ("; pass frames=first, last or even to this adapter to select them" if count > num_frames else "")
             )

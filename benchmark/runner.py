@@ -21,13 +21,14 @@ from tqdm.auto import tqdm
 from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, make_request, validate_video
 from adapters.registry import ADAPTERS, create_adapter
 from benchmark.run_config import ComponentSpec, RunConfig, environment
-from benchmark.run_store import RunStore, atomic_write_bytes
+from benchmark.run_store import RunExistsError, RunStore, atomic_write_bytes
 from hcvg.sample import Sample
 from benchmark.feature_cache import FeatureCache
 from benchmark.scoring import Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
+from hcvg.errors import UserError
 from hcvg.registry import Registry
 from leaderboards.markdown import render_leaderboard
 from metrics.base import Metric
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 SCORE_KEYS = ["adapter", "split", "seed", "sample_id", "metric", "scope"]
 
 
-class RunConfigMismatch(RuntimeError):
+class RunConfigMismatch(UserError, RuntimeError):
     """`--resume` was asked for a run directory made with a different matrix."""
 
 
@@ -94,7 +95,7 @@ class Runner:
         matrix = self.config.matrix()
         if self.store.has_config():
             if not self.resume:
-                raise FileExistsError(
+                raise RunExistsError(
                     f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
                 )
             previous = self.store.read_config().get("matrix")
