@@ -9,11 +9,14 @@ once per split. Files are written atomically: a killed run keeps what it finishe
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from hcvg.atomic import atomic_write_bytes
+
+logger = logging.getLogger(__name__)
 
 GROUND_TRUTH = "_ground_truth"
 
@@ -33,8 +36,10 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            return None  # unreadable: recompute
+        except (ValueError, OSError) as err:
+            # Recomputing gives the same features; said, since a damaged cache is worth knowing about.
+            logger.warning("feature cache file %s is unreadable (%s); recomputing it", path, err)
+            return None
 
     def save(self, extractor: str, scope: str, owner: str, split: str, sample_id: str, array: np.ndarray) -> None:
         buffer = io.BytesIO()
