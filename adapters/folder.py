@@ -12,9 +12,14 @@ import numpy as np
 
 from adapters.fitting import Fitting, FittingError, fit_video
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest
+from hcvg.errors import InputNotFoundError, InvalidInputError, UserError
 from hcvg.video_io import VIDEO_SUFFIXES, read_video, write_video_lossless
 
 FramePolicy = Literal["strict", "first", "last", "even"]
+
+
+class NotAFolderError(UserError, NotADirectoryError):
+    """The adapter's ``root`` is missing or not a directory."""
 
 
 class FolderAdapter(Adapter):
@@ -30,6 +35,10 @@ class FolderAdapter(Adapter):
             "first" / "last" (the first / last L frames), "even" (L evenly spaced).
         resize: Resize + center-crop frames to the requested size. Off by default:
             the benchmark never guesses, so a wrong size is an error unless asked.
+
+    Raises:
+        NotAFolderError: If ``root`` is not a directory.
+        InvalidInputError: If ``frames`` is not one of the policies.
     """
 
     name: ClassVar[str] = "folder"
@@ -38,9 +47,9 @@ class FolderAdapter(Adapter):
     def __init__(self, root: str | Path, frames: FramePolicy = "strict", resize: bool | str = False):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise NotADirectoryError(f"folder adapter: root {self.root} is not a directory")
+            raise NotAFolderError(f"folder adapter: root {self.root} is not a directory; pass root=DIR holding one video per sample id")
         if frames not in ("strict", "first", "last", "even"):
-            raise ValueError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
+            raise InvalidInputError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
         self.frames = frames
         self.resize = resize in (True, "true", "True", "1", "yes")
         # Stored clips are the model's output already: nothing to drop.
@@ -72,13 +81,13 @@ class FolderAdapter(Adapter):
         """The file holding ``sample_id``'s video.
 
         Raises:
-            FileNotFoundError: If no file with a known video suffix exists.
+            InputNotFoundError: If no file with a known video suffix exists.
         """
         for suffix in VIDEO_SUFFIXES:
             path = self.root / f"{sample_id}{suffix}"
             if path.is_file():
                 return path
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"folder adapter: no video for sample {sample_id!r} in {self.root} "
             f"(looked for {sample_id}{{{','.join(VIDEO_SUFFIXES)}}})"
         )

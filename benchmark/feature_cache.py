@@ -51,8 +51,9 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:  # a torn or foreign file: recompute it, and say so
-            logger.warning("recomputing unreadable cached features %s: %s", path, err)
+        except (ValueError, OSError) as err:
+            # Recomputing gives the same features; said, since a damaged cache is worth knowing about.
+            logger.warning("feature cache file %s is unreadable (%s); recomputing it", path, err)
             return None
 
     def save(self, extractor: str, scope: str, owner: str, split: str, sample_id: str, array: np.ndarray) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hcvg import FRAME_SIZE, NUM_FRAMES
+from hcvg.errors import InvalidInputError
 
 # Packages whose versions change numbers; recorded with every run.
 RECORDED_PACKAGES = (
@@ -53,7 +54,7 @@ class ComponentSpec:
         for item in filter(None, rest.split(",")):
             key, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f"{text!r}: option {item!r} must look like key=value")
+                raise InvalidInputError(f"{text!r}: option {item!r} must look like key=value")
             options[key.strip()] = value.strip()
         label = options.pop("label", "")
         return cls(name=name.strip(), options=options, label=label)

@@ -21,6 +21,7 @@ rebuilt from ``parts/`` at any time.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import uuid
@@ -30,9 +31,16 @@ from typing import Any, Iterable
 import pandas as pd
 
 from hcvg.atomic import atomic_write_bytes, atomic_write_parquet, remove_temporaries
+from hcvg.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "run_config.json"
 FAILURES_FILE = "failures.jsonl"
+
+
+class RunExistsError(UserError, FileExistsError):
+    """The run directory already holds a run and ``--resume`` was not asked for."""
 
 
 class RunStore:
@@ -129,14 +137,15 @@ class RunStore:
         """Failures recorded so far; a line cut short by a killed process is skipped."""
         if not self.failures_path.is_file():
             return []
-        return list(_parse_json_lines(self.failures_path.read_text(encoding="utf-8").splitlines()))
+        return list(_parse_json_lines(self.failures_path.read_text(encoding="utf-8").splitlines(), self.failures_path))
 
 
-def _parse_json_lines(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
-    for line in lines:
+def _parse_json_lines(lines: Iterable[str], source: Path) -> Iterable[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             yield json.loads(line)
-        except json.JSONDecodeError:
-            continue
+        except json.JSONDecodeError as err:
+            # Expected after a kill mid-append; said, so that a lost record is not a surprise.
+            logger.warning("%s line %d is not valid JSON (%s), e.g. cut short by a killed run; skipped", source, number, err)

@@ -28,12 +28,13 @@ from tqdm.auto import tqdm
 from adapters.registry import ADAPTERS, create_adapter
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
-from benchmark.run_store import RunStore
+from benchmark.run_store import RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, make_request, validate_video
 from hcvg.atomic import atomic_write_bytes
+from hcvg.errors import UserError
 from hcvg.registry import Registry
 from hcvg.sample import Sample
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
@@ -51,7 +52,7 @@ CLIP_KEYS = ["adapter", "split", "seed", "sample_id"]
 FINISHED = ("ok", "undefined")
 
 
-class RunConfigMismatch(RuntimeError):
+class RunConfigMismatch(UserError, RuntimeError):
     """`--resume` was asked for a run directory whose stored clips were made differently."""
 
 
@@ -111,7 +112,7 @@ class Runner:
         previous: dict[str, Any] = {}
         if self.store.has_config():
             if not self.resume:
-                raise FileExistsError(
+                raise RunExistsError(
                     f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
                 )
             previous = self.store.read_config()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hcvg.errors import UserError
 from hcvg.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,11 @@ class Asset:
     hf_filename: str | None = None
 
 
-class AssetNotFoundError(FileNotFoundError):
+class AssetNotFoundError(UserError, FileNotFoundError):
     """Raised when an asset is in none of the places :func:`resolve_asset` looks."""
 
 
-class AssetChecksumError(ValueError):
+class AssetChecksumError(UserError, ValueError):
     """Raised when a downloaded or given file does not have the pinned sha256."""
 
 

@@ -14,13 +14,15 @@ import logging
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
+from hcvg.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """Raised when a name is not registered; the message suggests close matches."""
+class UnknownNameError(UserError, KeyError):
+    """Raised when a name is not registered; the message suggests close matches (a user error)."""
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])

@@ -17,7 +17,11 @@ import logging
 import warnings
 
 import numpy as np
-from scipy import linalg
+
+from hcvg.errors import require
+
+require("scipy", "models", "the Fréchet distance (FID, FVD)")  # clean-fid brings scipy
+from scipy import linalg  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -72,18 +72,23 @@ def test_site_is_static_and_complete(site):
     assert 'id="table1"' in page  # the published paper tables
 
 
-def test_gallery_degrades_without_split_or_oracle(demo_run, tmp_path):
+def test_gallery_without_a_run_config_says_why_and_shows_the_oracle_as_itself(demo_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(demo_run, run)
     (run / "run_config.json").unlink()
-    from_oracle = collect_gallery(run, max_samples=1)
-    assert from_oracle[0].ground_truth_source == "oracle" and list(from_oracle[0].videos) == ["static"]
-    assert from_oracle[0].context is None and from_oracle[0].motion_area is None
+    collected = collect_gallery(run, max_samples=1)
+    sample = collected.samples[0]
+    # Never the oracle's clip relabelled as ground truth: it stays the oracle's column.
+    assert sample.ground_truth is None and sample.ground_truth_source == "" and sorted(sample.videos) == ["oracle", "static"]
+    assert sample.context is None and sample.motion_area is None
+    assert "run_config.json is missing" in sample.ground_truth_unavailable
+    assert [(m.split, m.sample_id) for m in collected.missing] == [("demo", None)]
+    fragment = render_gallery(collected.samples, tmp_path / "site")
+    assert "ground truth unavailable: " in fragment and "oracle.gif" in fragment and "static.gif" in fragment
+    assert "ground_truth.gif" not in fragment and "ground truth (" not in fragment
     shutil.rmtree(run / "videos" / "oracle")
-    bare = collect_gallery(run, max_samples=1)
+    bare = collect_gallery(run, max_samples=1).samples
     assert bare[0].ground_truth is None and list(bare[0].videos) == ["static"]
-    fragment = render_gallery(bare, tmp_path / "site")
-    assert "not available" in fragment and "static.gif" in fragment and "ground_truth" not in fragment
 
 
 def test_two_runs_merge_with_run_names(demo_run):

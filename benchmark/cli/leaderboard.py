@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from benchmark.cli.base import Subcommand
+from hcvg.errors import InputNotFoundError
 
 
 class LeaderboardCommand(Subcommand):
@@ -35,17 +35,20 @@ paper's published tables. Nothing is loaded from the network."""
         from benchmark.run_gallery import collect_gallery
         from leaderboards.site.build import SiteRun, build_site
 
-        runs, gallery = [], []
+        runs, gallery, missing = [], [], []
         for run_dir in args.runs:
             summary_path = run_dir / "summary.parquet"
             if not summary_path.is_file():
-                print(f"error: {summary_path} not found; run `hcvg run ... --out {run_dir}` first", file=sys.stderr)
-                return 2
+                raise InputNotFoundError(f"{summary_path} not found; run `hcvg run ... --out {run_dir}` first")
             timings_path = run_dir / "timings.parquet"
             timings = pd.read_parquet(timings_path) if timings_path.is_file() else pd.DataFrame()
             runs.append(SiteRun(run_dir.resolve().name, pd.read_parquet(summary_path), timings))
             if args.gallery_samples > 0:
-                gallery += collect_gallery(run_dir, max_samples=args.gallery_samples)
+                collected = collect_gallery(run_dir, max_samples=args.gallery_samples)
+                gallery += collected.samples
+                missing += [f"{run_dir}: {entry}" for entry in collected.missing]
         index = build_site(runs, args.out, gallery, title=args.title)
         print(f"Site written: {index}")
+        for line in missing:  # the page says it too, beside the clips
+            print(f"  gallery: {line}")
         return 0

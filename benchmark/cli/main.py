@@ -14,8 +14,7 @@ from benchmark.cli.leaderboard import LeaderboardCommand
 from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
-from benchmark.runner import RunConfigMismatch
-from hcvg.registry import UnknownNameError
+from hcvg.errors import UserError
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
 
@@ -43,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.command.run(args)
-    except (FileExistsError, FileNotFoundError, UnknownNameError, RunConfigMismatch, ValueError) as err:
-        # Expected user errors: one clear line, no traceback (use -vv for one).
+    except UserError as err:
+        # Something the user can fix: one clear line, no traceback (-vv shows one). Any
+        # other exception is a bug and keeps its traceback.
         if args.verbose >= 2:
             raise
         print(f"error: {err}", file=sys.stderr)

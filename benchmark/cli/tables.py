@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmark.cli.base import Subcommand
+from hcvg.errors import InputNotFoundError, InvalidInputError
 
 PAPER_TABLE_NAMES = ("table1", "table2", "table3", "timings")
 TABLE_FORMATS = ("md", "latex", "csv", "html")
@@ -16,15 +17,23 @@ def parse_split_map(items: list[str]) -> dict[str, str]:
     """``PAPER_SPLIT=RUN_SPLIT`` items to a dict (parsed once, at the CLI edge).
 
     Raises:
-        ValueError: On an item without ``=``.
+        InvalidInputError: On an item without ``=``.
     """
     mapping = {}
     for item in items:
         paper, sep, run = item.partition("=")
         if not sep or not paper or not run:
-            raise ValueError(f"--split-as wants PAPER_SPLIT=RUN_SPLIT (e.g. ek100-test=demo), got {item!r}")
+            raise InvalidInputError(f"--split-as wants PAPER_SPLIT=RUN_SPLIT (e.g. ek100-test=demo), got {item!r}")
         mapping[paper.strip()] = run.strip()
     return mapping
+
+
+def _summary_path(run: Path) -> Path:
+    """``RUN/summary.parquet``; raises `InputNotFoundError` saying how to make it."""
+    path = run / "summary.parquet"
+    if not path.is_file():
+        raise InputNotFoundError(f"{path} not found; run `hcvg run ... --out {run}` first")
+    return path
 
 
 def summary_with_timings(run: Path):
@@ -95,10 +104,7 @@ Bold is the best value per column and benchmark, underline the second best."""
         from benchmark.run_store import RunStore
         from leaderboards.markdown import render_leaderboard
 
-        summary_path = args.run / "summary.parquet"
-        if not summary_path.is_file():
-            print(f"error: {summary_path} not found; run `hcvg run ... --out {args.run}` first", file=sys.stderr)
-            return 2
+        summary_path = _summary_path(args.run)
         timings = RunStore(args.run).read_table("timings")
         text = render_leaderboard(pd.read_parquet(summary_path), timings=timings)
         print(text)
@@ -118,9 +124,7 @@ Bold is the best value per column and benchmark, underline the second best."""
                 return 2
             table = published_table(spec, marks=args.marks)
         else:
-            if not (args.run / "summary.parquet").is_file():
-                print(f"error: {args.run / 'summary.parquet'} not found; run `hcvg run ... --out {args.run}` first", file=sys.stderr)
-                return 2
+            _summary_path(args.run)
             summary = summary_with_timings(args.run)
             table = run_table(spec, summary, parse_split_map(args.split_as), compare=args.compare, source=f"run {args.run}")
         text = render(table, args.format)

@@ -35,6 +35,7 @@ import pandas as pd
 from hcvg.frames import resize_center_crop
 from benchmark.datasets.segments import CLIP_FRAMES, SAMPLING_MODES, Segment, SegmentError, sample_frame_indices
 from hcvg.atomic import atomic_write_bytes, atomic_write_parquet
+from hcvg.errors import InputNotFoundError, InvalidInputError, UnknownOptionError
 from hcvg.sample import Sample
 from hcvg.splits import Split
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless
@@ -65,7 +66,7 @@ class ClipSpec:
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLING_MODES:
-            raise ValueError(f"unknown sampling {self.sampling!r}; choose one of {SAMPLING_MODES}")
+            raise InvalidInputError(f"unknown sampling {self.sampling!r}; choose one of {SAMPLING_MODES}")
 
 
 @dataclass
@@ -174,7 +175,7 @@ def _check_manifest(root: Path, manifest: dict) -> None:
     diff = {k: (old.get(k), manifest[k]) for k in _IDENTITY if old.get(k) != manifest[k]}
     if diff:
         detail = ", ".join(f"{k}: cache has {a!r}, asked {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(f"{path}: this cache was prepared differently ({detail}); use another --out or delete it")
+        raise InvalidInputError(f"{path}: this cache was prepared differently ({detail}); use another --out or delete it")
 
 
 def prepare_cache(
@@ -315,7 +316,7 @@ class CachedSplit(Split):
         self.root = Path(root)
         manifest_path = self.root / MANIFEST_FILE
         if not manifest_path.is_file():
-            raise FileNotFoundError(f"{self.root}: no clip cache here (no {MANIFEST_FILE}); prepare one with `hcvg data prepare`")
+            raise InputNotFoundError(f"{self.root}: no clip cache here (no {MANIFEST_FILE}); prepare one with `hcvg data prepare`")
         self.manifest = json.loads(manifest_path.read_text())
         self.name = name or f"{self.manifest['dataset']}-{self.manifest['split']}"
         index = read_index(self.root)
@@ -388,18 +389,22 @@ def open_cached_split(name: str, dataset: str, split: str, cache: str | Path | N
         ValueError: If the cache holds another dataset or split.
     """
     if unknown:
-        raise TypeError(f"split {name!r} has no option(s) {sorted(unknown)}; known: ['cache', 'limit']")
+        raise UnknownOptionError(f"split {name!r} has no option(s) {sorted(unknown)}; known: ['cache', 'limit']")
     if cache is None or not (Path(cache) / MANIFEST_FILE).is_file():
         where = f"none was found at {cache}" if cache is not None else "no cache=DIR option was given"
         cache = cache or "CACHE"
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"split {name!r} reads a prepared clip cache, and {where}. Prepare it once with "
             f"`{prepare_command(dataset, split, cache)}`, then use '{name}:cache={cache}'"
         )
-    split_obj = CachedSplit(cache, name=name, limit=int(limit) if limit is not None else None)
+    try:
+        limit = int(limit) if limit is not None else None
+    except ValueError:
+        raise InvalidInputError(f"split {name!r}: limit={limit!r} is not a whole number") from None
+    split_obj = CachedSplit(cache, name=name, limit=limit)
     found = (split_obj.manifest.get("dataset"), split_obj.manifest.get("split"))
     if found != (dataset, split):
-        raise ValueError(
+        raise InvalidInputError(
             f"split {name!r}: the cache at {cache} holds {found[0]}/{found[1]}, not {dataset}/{split}; "
             f"prepare the right one with `{prepare_command(dataset, split, cache)}`"
         )

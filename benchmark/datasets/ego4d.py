@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 from benchmark.datasets import lego_splits
 from benchmark.datasets.segments import Segment
+from hcvg.errors import InputNotFoundError, InvalidInputError
 
 DATASET = "ego4d"
 FIRST_FRAME_NUMBER = 0
@@ -49,7 +50,7 @@ def benchmark_side(split: str) -> str:
     try:
         return SPLIT_ALIASES[split]
     except KeyError:
-        raise ValueError(f"unknown Ego4D split {split!r}; choose one of {sorted(SPLIT_ALIASES)}") from None
+        raise InvalidInputError(f"unknown Ego4D split {split!r}; choose one of {sorted(SPLIT_ALIASES)}") from None
 
 
 def clips_dir(root: str | Path) -> Path:
@@ -77,7 +78,7 @@ def find_annotation_file(root: str | Path | None, annotations: str | Path | None
             if (folder / name).is_file():
                 return folder / name
     looked = ", ".join(str(f) for f in folders) or "nowhere (no --root or --annotations given)"
-    raise FileNotFoundError(
+    raise InputNotFoundError(
         f"Ego4D FHO annotations not found ({' or '.join(ANNOTATION_FILES)} in {looked}); download them with "
         "`ego4d --datasets annotations` and pass the JSON file with --annotations"
     )
@@ -108,7 +109,7 @@ def _actions(data: Any) -> Iterator[tuple[dict, dict]]:
         return
     records = data.get("clips", data.get("annotations")) if isinstance(data, dict) else data
     if not isinstance(records, list):
-        raise ValueError("expected {'videos': [...]} (fho_main) or {'clips': [...]} / a list of action records")
+        raise InvalidInputError("expected {'videos': [...]} (fho_main) or {'clips': [...]} / a list of action records")
     for record in records:
         yield record, {}
 
@@ -126,7 +127,7 @@ def read_fho_segments(path: str | Path, root: str | Path) -> tuple[list[Segment]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        raise InvalidInputError(f"{path}: not valid JSON ({err})") from err
     folder = clips_dir(root)
     used = {"start": Counter(), "stop": Counter(), "text": Counter()}
     dropped = Counter()
@@ -135,7 +136,7 @@ def read_fho_segments(path: str | Path, root: str | Path) -> tuple[list[Segment]
     try:
         actions = list(_actions(data))
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        raise InvalidInputError(f"{path}: {err}") from None
     for record, inherited in actions:
         clip_uid = record.get("clip_uid") or inherited.get("clip_uid")
         if not clip_uid:

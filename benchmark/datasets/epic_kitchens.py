@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmark.datasets import lego_splits
 from benchmark.datasets.segments import Segment
+from hcvg.errors import InputNotFoundError, InvalidInputError
 
 DATASET = "ek100"
 FIRST_FRAME_NUMBER = 1
@@ -44,7 +45,7 @@ def _official(split: str) -> str:
     try:
         return SPLIT_ALIASES[split]
     except KeyError:
-        raise ValueError(f"unknown EPIC-KITCHENS split {split!r}; choose one of {sorted(SPLIT_ALIASES)}") from None
+        raise InvalidInputError(f"unknown EPIC-KITCHENS split {split!r}; choose one of {sorted(SPLIT_ALIASES)}") from None
 
 
 def find_annotations_dir(root: str | Path | None, annotations: str | Path | None = None) -> Path:
@@ -66,7 +67,7 @@ def find_annotations_dir(root: str | Path | None, annotations: str | Path | None
         if (folder / VIDEO_INFO_FILE).is_file():
             return folder
     looked = ", ".join(str(c) for c in candidates) or "nowhere (no --root or --annotations given)"
-    raise FileNotFoundError(
+    raise InputNotFoundError(
         f"EPIC-KITCHENS-100 annotations not found (looked for {VIDEO_INFO_FILE} in {looked}); clone "
         "https://github.com/epic-kitchens/epic-kitchens-100-annotations and pass its folder with --annotations"
     )
@@ -88,11 +89,11 @@ def read_annotations(annotations_dir: str | Path, split: str = "validation") -> 
     """
     path = Path(annotations_dir) / ANNOTATION_FILES[_official(split)]
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; download it from the epic-kitchens-100-annotations repository")
+        raise InputNotFoundError(f"{path}: missing; download it from the epic-kitchens-100-annotations repository")
     frame = pd.read_csv(path, dtype={"narration_id": str, "participant_id": str, "video_id": str, "narration": str})
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; is this an EPIC-KITCHENS-100 action CSV?")
+        raise InvalidInputError(f"{path}: missing column(s) {missing}; is this an EPIC-KITCHENS-100 action CSV?")
     frame["start_frame"] = frame["start_frame"].astype("int64")
     frame["stop_frame"] = frame["stop_frame"].astype("int64")
     return frame
@@ -102,7 +103,7 @@ def read_video_info(annotations_dir: str | Path) -> pd.DataFrame:
     """``EPIC_100_video_info.csv`` indexed by video_id, with fps, width and height."""
     path = Path(annotations_dir) / VIDEO_INFO_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; download it from the epic-kitchens-100-annotations repository")
+        raise InputNotFoundError(f"{path}: missing; download it from the epic-kitchens-100-annotations repository")
     info = pd.read_csv(path, dtype={"video_id": str})
     size = info["resolution"].str.split("x", expand=True).astype(int)
     info["width"], info["height"] = size[0], size[1]
@@ -142,7 +143,7 @@ def segments_from_annotations(
             exists, else the frames directory where that exists).
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
+        raise InvalidInputError(f"unknown source {source!r}; choose one of {SOURCES}")
     root = Path(root)
     sources: dict[str, tuple[str, str]] = {}
     segments = []
@@ -215,7 +216,7 @@ def load_segments(
         segments = segments_from_annotations(rows, info, root, source)
         description.update(annotation_files=[ANNOTATION_FILES[official]], selection={"method": "official"})
     else:
-        raise ValueError(f"unknown split_method {split_method!r}; choose 'official' or 'hash'")
+        raise InvalidInputError(f"unknown split_method {split_method!r}; choose 'official' or 'hash'")
     description["annotation_rows"] = len(segments)
     if lego_split is not None:
         segments, how = lego_splits.apply_lego_split(segments, lego_splits.read_lego_split(lego_split))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from benchmark.datasets.segments import Segment
+from hcvg.errors import InputNotFoundError, InvalidInputError
 
 # Candidate field names, most specific first (LEGO's own names lead).
 START_KEYS = ("start_frame", "pre_frame", "clip_pre_frame", "action_clip_start_frame", "clip_start_frame", "start", "frame")
@@ -100,18 +101,18 @@ def read_lego_split(path: str | Path) -> LegoSplit:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such LEGO split file (pass the path of LEGO's train/test JSON)")
+        raise InputNotFoundError(f"{path}: no such LEGO split file (pass the path of LEGO's train/test JSON)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); expected {{clip_id: {{action_id: {{...}}}}}}") from err
+        raise InvalidInputError(f"{path}: not valid JSON ({err}); expected {{clip_id: {{action_id: {{...}}}}}}") from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object {{clip_id: {{action_id: {{...}}}}}}, got {type(data).__name__}")
+        raise InvalidInputError(f"{path}: expected a JSON object {{clip_id: {{action_id: {{...}}}}}}, got {type(data).__name__}")
     used = {name: Counter() for name in ("start", "stop", "action", "expanded")}
     records = []
     for clip_id, actions in data.items():
         if not isinstance(actions, dict):
-            raise ValueError(f"{path}: entry {clip_id!r} is {type(actions).__name__}, expected {{action_id: {{...}}}}")
+            raise InvalidInputError(f"{path}: entry {clip_id!r} is {type(actions).__name__}, expected {{action_id: {{...}}}}")
         for action_id, fields in actions.items():
             fields = fields if isinstance(fields, dict) else {}
             action = _first(fields, ACTION_KEYS, used["action"])
@@ -177,7 +178,7 @@ def hash_side(key: str, test_fraction: float = DEFAULT_TEST_FRACTION, salt: str 
     Python's ``hash`` is salted per process; SHA-1 gives the same side everywhere.
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise InvalidInputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     digest = hashlib.sha1(f"{salt}:{key}".encode()).digest()
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else "train"
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from handi.hands.detector import hand_presence
 from hcvg.atomic import atomic_write_bytes, atomic_write_parquet
+from hcvg.errors import InputNotFoundError
 from hcvg.sample import Sample
 from hcvg.splits import Split
 
@@ -41,10 +42,10 @@ class HandAnnotationStore:
         atomic_write_bytes(self.path(sample_id), buffer.getvalue())
 
     def load(self, sample_id: str) -> dict[str, np.ndarray]:
-        """Raises FileNotFoundError naming the sample and the command that makes it."""
+        """Raises InputNotFoundError (a FileNotFoundError) naming the sample and the command that makes it."""
         path = self.path(sample_id)
         if not path.is_file():
-            raise FileNotFoundError(f"no hand annotation for sample {sample_id!r} at {path}; run `hcvg masks build`")
+            raise InputNotFoundError(f"no hand annotation for sample {sample_id!r} at {path}; run `hcvg masks build`")
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
 
@@ -68,7 +69,7 @@ class HandAnnotationStore:
     def read_index(self) -> pd.DataFrame:
         path = self.root / INDEX_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found; run `hcvg masks build` for this split")
+            raise InputNotFoundError(f"{path} not found; run `hcvg masks build` for this split")
         return pd.read_parquet(path)
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from hcvg.splits import InMemorySplit
+from hcvg.errors import InvalidInputError, UnknownOptionError
 from benchmark.splits.demo import DemoConfig, load_demo_split
 
 
@@ -19,9 +20,15 @@ def build_demo_split(**options: Any) -> InMemorySplit:
     fields = {f.name: f.type for f in dataclasses.fields(DemoConfig)}
     unknown = sorted(set(options) - set(fields))
     if unknown:
-        raise TypeError(f"split 'demo' has no option(s) {unknown}; known: {sorted(fields)}")
+        raise UnknownOptionError(f"split 'demo' has no option(s) {unknown}; known: {sorted(fields)}")
     defaults = DemoConfig()
-    typed = {k: _coerce(v, getattr(defaults, k)) for k, v in options.items()}
+    typed = {}
+    for key, value in options.items():
+        try:
+            typed[key] = _coerce(value, getattr(defaults, key))
+        except ValueError as err:
+            kind = type(getattr(defaults, key)).__name__
+            raise InvalidInputError(f"split 'demo': option {key}={value!r} is not a valid {kind} ({err})") from err
     config = dataclasses.replace(defaults, **typed)
     samples = load_demo_split(config)
     return InMemorySplit("demo", samples, {"generator": "benchmark.splits.demo", **dataclasses.asdict(config)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hcvg.errors import InvalidInputError
 from hcvg.splits import Split
 
 
@@ -31,7 +32,7 @@ class MotionIntensiveSplit(Split):
 
     def __init__(self, base: Split, fraction: float = 0.1, name: str | None = None):
         if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+            raise InvalidInputError(f"fraction must be in (0, 1], got {fraction}")
         self.base = base
         self.fraction = fraction
         self.name = name or f"{base.name}-motion-intensive"
@@ -49,7 +50,7 @@ class MotionIntensiveSplit(Split):
         for sample_id in self.base.ids():
             mask = self.base.get(sample_id).motion_area
             if mask is None:
-                raise ValueError(
+                raise InvalidInputError(
                     f"split {self.base.name}: sample {sample_id!r} has no motion area; build the masks with "
                     f"`hcvg masks build --split {self.base.name} ...` and pass the split option hands=DIR"
                 )
@@ -77,8 +78,12 @@ def build_motion_intensive(base: str = "demo", fraction: float | str = 0.1, **ba
     """Factory for the registry: ``motion-intensive:base=NAME,fraction=0.1,<base options>``."""
     from benchmark.splits import load_split
 
+    try:
+        fraction = float(fraction)
+    except ValueError:
+        raise InvalidInputError(f"split 'motion-intensive': fraction={fraction!r} is not a number in (0, 1]") from None
     split = load_split(base, **base_options)
-    return MotionIntensiveSplit(split, float(fraction), name=f"{base}-motion-intensive")
+    return MotionIntensiveSplit(split, fraction, name=f"{base}-motion-intensive")
 
 
 build_motion_intensive.passes_hands = True  # type: ignore[attr-defined]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+from hcvg.errors import require
+
+require("matplotlib", "site", "the leaderboard site (charts)")
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402

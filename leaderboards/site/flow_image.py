@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import hsv_to_rgb
+
+from hcvg.errors import require
+
+require("matplotlib", "site", "the leaderboard site (flow colours)")
+from matplotlib.colors import hsv_to_rgb  # noqa: E402
 
 
 def flow_to_rgb(flows: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:

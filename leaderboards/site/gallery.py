@@ -36,7 +36,9 @@ class GallerySample:
         motion_area: bool ``[H, W]`` GT motion area, or None.
         videos: Adapter label → uint8 ``[L, H, W, 3]`` generated clip.
         flows: Clip name (adapter label or `GROUND_TRUTH`) → float ``[L-1, H, W, 2]`` flow.
-        ground_truth_source: Where the GT came from ("split", "oracle" or "").
+        ground_truth_source: Where the GT came from ("split", or "" when there is none).
+        ground_truth_unavailable: Why there is no ground truth ("" when there is); the
+            page shows it in place of the ground-truth clip.
     """
 
     split: str
@@ -48,6 +50,7 @@ class GallerySample:
     videos: dict[str, np.ndarray] = field(default_factory=dict)
     flows: dict[str, np.ndarray] = field(default_factory=dict)
     ground_truth_source: str = ""
+    ground_truth_unavailable: str = ""
 
 
 def safe_name(text: str) -> str:
@@ -107,9 +110,16 @@ def write_strip(rows: list[np.ndarray], path: Path, gap: int = 4) -> Path:
     return path
 
 
-def _figure(src: str | None, caption: str, alt: str) -> str:
-    body = f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" loading="lazy">' if src else '<div class="na">not available</div>'
+def _figure(src: str | None, caption: str, alt: str, missing: str = "not available") -> str:
+    body = f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" loading="lazy">' if src else f'<div class="na">{html.escape(missing)}</div>'
     return f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _missing_notes(samples: list[GallerySample]) -> str:
+    """One line per split (and reason) whose ground truth is missing, above the samples."""
+    notes = list(dict.fromkeys((s.split, s.ground_truth_unavailable) for s in samples if s.ground_truth_unavailable))
+    items = "".join(f"<li>{html.escape(split)}: {html.escape(reason)}</li>" for split, reason in notes)
+    return f'<div class="gt-missing"><p>Ground truth unavailable here:</p><ul>{items}</ul></div>' if items else ""
 
 
 def render_gallery(samples: list[GallerySample], site: Path, folder: str = "gallery") -> str:
@@ -145,6 +155,9 @@ def render_gallery(samples: list[GallerySample], site: Path, folder: str = "gall
         else:
             video_cells.append(_figure(None, "context", "context"))
         flow_cells.append(_figure(None, "flow", "flow"))
+        if sample.ground_truth is None and sample.ground_truth_unavailable:
+            video_cells.append(_figure(None, GROUND_TRUTH, GROUND_TRUTH, missing="ground truth unavailable"))
+            flow_cells.append(_figure(None, f"{GROUND_TRUTH} flow", "flow"))
         for name, clip in clips:
             src = base / f"{safe_name(name)}.gif"
             write_gif(draw_outline(clip, mask), site / src)
@@ -164,12 +177,15 @@ def render_gallery(samples: list[GallerySample], site: Path, folder: str = "gall
             names = ", ".join(name for name, _ in clips)
             strip = f'<p class="strip"><a href="{strip_src.as_posix()}">PNG strip</a> (rows: {html.escape(names)})</p>'
         title = f"{sample.split} / {sample.sample_id}" + (f" — “{sample.prompt}”" if sample.prompt else "")
+        missing = ""
+        if sample.ground_truth is None and sample.ground_truth_unavailable:
+            missing = f'<p class="gt-missing">ground truth unavailable: {html.escape(sample.ground_truth_unavailable)}</p>'
         parts.append(
-            f'<div class="sample" data-sample="{html.escape(sample.sample_id)}"><h3>{html.escape(title)}</h3>'
+            f'<div class="sample" data-sample="{html.escape(sample.sample_id)}"><h3>{html.escape(title)}</h3>{missing}'
             f'<div class="clips">{"".join(video_cells)}</div><div class="clips flows">{"".join(flow_cells)}</div>{strip}</div>'
         )
     legend = (
         "<p>Yellow outline: the ground-truth motion area (MA). Flow: hue = direction, brightness = speed "
         "(Farnebäck, one scale per sample; black = still).</p>"
     )
-    return legend + "\n".join(parts)
+    return legend + _missing_notes(samples) + "\n".join(parts)

@@ -28,6 +28,7 @@ img.chart{max-width:100%;border:1px solid #eee}
 .clips img{width:160px;height:160px;image-rendering:pixelated;display:block}
 .na{width:160px;height:160px;background:#f1f1f1;color:#999;display:flex;align-items:center;justify-content:center;font-size:12px}
 p.na{width:auto;height:auto;display:block;padding:1em}
+.gt-missing{color:#8a4b00;font-size:13px}
 footer{margin-top:3em;color:#777;font-size:12px}"""
 
 # Sorts a table by the clicked column: numbers by `data-value`, otherwise by text;

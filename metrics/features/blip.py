@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from hcvg.assets import Asset, resolve_asset
+from hcvg.errors import require
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor
@@ -84,6 +85,7 @@ def load_original_blip_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def tiny_blip_tokenizer() -> Any:
     """A BERT WordPiece tokenizer over `tiny_wordpiece_vocab` plus BLIP's ``[DEC]`` token."""
+    require("transformers", "models", "the BLIP captioner")
     from transformers import BertTokenizer
 
     vocab = tiny_wordpiece_vocab()
@@ -93,6 +95,7 @@ def tiny_blip_tokenizer() -> Any:
 
 def tiny_blip_config() -> Any:
     """A 2-layer, 32-wide BLIP captioner (32 px images, 8 px patches) matching `tiny_blip_tokenizer`."""
+    require("transformers", "models", "the BLIP captioner")
     from transformers import BlipConfig
 
     tokenizer = tiny_blip_tokenizer()
@@ -136,6 +139,7 @@ class BlipCaptioner(FrozenModel):
             AssetNotFoundError: If a file is not found locally.
             RuntimeError: If original weights leave non-tied parameters unset.
         """
+        require("transformers", "models", "the BLIP captioner")
         from transformers import AutoTokenizer, BlipForConditionalGeneration
 
         if size not in HUB_ASSETS or source not in ("hub", "original"):
@@ -161,6 +165,7 @@ class BlipCaptioner(FrozenModel):
     @classmethod
     def from_config(cls, config: Any, tokenizer: Any = None, device: str | torch.device = "cpu", seed: int = 0) -> "BlipCaptioner":
         """``BlipForConditionalGeneration(config)`` with random weights; ``tokenizer`` None uses `tiny_blip_tokenizer`."""
+        require("transformers", "models", "the BLIP captioner")
         from transformers import BlipForConditionalGeneration
 
         torch.manual_seed(seed)

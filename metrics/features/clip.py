@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from hcvg.assets import resolve_asset
+from hcvg.errors import require
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor
@@ -49,6 +50,7 @@ def tiny_clip_tokenizer() -> Any:
     ``<|startoftext|>`` (512) and ``<|endoftext|>`` (513). No file is read.
     """
     from tokenizers.pre_tokenizers import ByteLevel
+    require("transformers", "models", "the CLIP backbone")
     from transformers import CLIPTokenizer
 
     alphabet = sorted(ByteLevel.alphabet())
@@ -61,6 +63,7 @@ def tiny_clip_tokenizer() -> Any:
 
 def tiny_clip_config() -> Any:
     """A 2-layer, 32-wide CLIP (32 px images, 8 px patches) matching `tiny_clip_tokenizer`."""
+    require("transformers", "models", "the CLIP backbone")
     from transformers import CLIPConfig
 
     tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, hidden_act="quick_gelu")
@@ -96,6 +99,7 @@ class ClipBackbone(FrozenModel):
         Raises:
             AssetNotFoundError: If no local copy is found.
         """
+        require("transformers", "models", "the CLIP backbone")
         from transformers import CLIPModel, CLIPTokenizer
 
         if path is not None and Path(path).is_dir():
@@ -117,6 +121,7 @@ class ClipBackbone(FrozenModel):
             device: Torch device.
             seed: Seed of the random weights.
         """
+        require("transformers", "models", "the CLIP backbone")
         from transformers import CLIPModel
 
         torch.manual_seed(seed)

@@ -39,15 +39,18 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from hcvg.assets import Asset, resolve_asset
+from hcvg.errors import require
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import IMAGENET_MEAN, IMAGENET_STD, check_clip, preprocess_frames, resample_indices
+
+require("diffusers", "models", "the EgoVLP backbone")  # FrozenInTime is a diffusers ModelMixin
+from diffusers.configuration_utils import ConfigMixin, register_to_config  # noqa: E402
+from diffusers.models.modeling_utils import ModelMixin  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +234,7 @@ class FrozenInTime(ModelMixin, ConfigMixin):
         text_config: dict | None = None,
     ):
         super().__init__()
+        require("transformers", "models", "the EgoVLP text tower (DistilBERT)")
         from transformers import DistilBertConfig, DistilBertModel
 
         if embed_dim % num_heads:
@@ -323,6 +327,7 @@ def distilbert_tokenizer(vocab_path: str | Path | None = None) -> Any:
 
 
 def _wordpiece_tokenizer(vocab: dict[str, int]) -> Any:
+    require("transformers", "models", "the EgoVLP tokenizer (DistilBERT)")
     from transformers import DistilBertTokenizer
 
     return DistilBertTokenizer(vocab=vocab, do_lower_case=True, model_max_length=MAX_TEXT_TOKENS)

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hcvg.errors import require
 from metrics.features.torch_runtime import default_device, freeze, official_or_given
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import check_clip
@@ -72,6 +73,8 @@ def build_pytorch_fid_inception(init_weights: bool = False) -> nn.Module:
         The network in eval mode.
     """
     import torchvision
+
+    require("cleanfid", "models", "the FID Inception network (pytorch-fid's blocks)")
     from cleanfid import inception_pytorch as fid_blocks
 
     net = torchvision.models.inception_v3(
@@ -139,6 +142,7 @@ def resize_clean(frames: np.ndarray, size: int = INPUT_SIZE) -> torch.Tensor:
     Returns:
         float32 ``[N, 3, size, size]`` in [0, 255].
     """
+    require("cleanfid", "models", "the FID resize (clean-fid's PIL bicubic)")
     from cleanfid.resize import make_resizer
 
     resize = make_resizer("PIL", False, "bicubic", (size, size))
