@@ -13,6 +13,7 @@ from metrics.fid import FID
 from metrics.frechet import frechet_distance_from_features
 from metrics.fvd import FVD
 from metrics.registry import create_metric
+from tests.realistic_features import i3d_like, inception_like
 
 FRAMES, SIZE = 4, 8
 
@@ -86,12 +87,149 @@ def test_shards_merge_to_the_single_process_value():
         first.merge(FVD())
 
 
+def _realistic_items(cls, num_clips: int, frames: int, dim: int) -> tuple[list[ScoredItem], np.ndarray, np.ndarray]:
+    """Items whose generated and ground-truth features are two different realistic sets.
+
+    Returns:
+        (items, all generated rows, all ground-truth rows), rows float32 ``[num_clips·frames, dim]``.
+    """
+    make = inception_like if cls is FID else i3d_like
+    generated, target = make(num_clips * frames, dim, seed=1), make(num_clips * frames, dim, seed=2)
+    name = cls.features[0]
+
+    def clip(rows: np.ndarray, i: int) -> np.ndarray:
+        return rows[i * frames : (i + 1) * frames] if cls is FID else rows[i]
+
+    items = [_item(f"s{i}", name, clip(generated, i), clip(target, i)) for i in range(num_clips)]
+    return items, generated, target
+
+
+def _saved_and_merged(cls, shards: list[list[ScoredItem]], folder) -> DistributionMetric:
+    """Each shard scored by its own metric, saved to .npz, loaded and merged as another process would."""
+    paths = []
+    for index, shard in enumerate(shards):
+        metric = cls()
+        for item in shard:
+            metric.update(item)
+        paths.append(folder / f"shard{index}.npz")
+        np.savez(paths[-1], **metric.state())
+    merged = cls.from_state(np.load(paths[0]))
+    for path in paths[1:]:
+        merged.merge(cls.from_state(np.load(path)))
+    return merged
+
+
+# Frame-level FID on 40 clips x 15 frames (more frames than dimensions) and FVD on 300 clips
+# of 400-d logits (fewer clips than dimensions: singular covariances, the eps retry).
+REALISTIC = {"fid-frames": (FID, 40, 15, 256), "fvd-clips": (FVD, 300, 1, 400)}
+
+
+@pytest.mark.parametrize("case", sorted(REALISTIC))
+def test_saved_shards_merge_to_the_single_pass_and_concatenated_values(case, tmp_path):
+    cls, num_clips, frames, dim = REALISTIC[case]
+    items, generated, target = _realistic_items(cls, num_clips, frames, dim)
+    single = _score(cls(), items)
+    cuts = [0, num_clips // 3, num_clips // 3 + 7, num_clips]
+    merged = _saved_and_merged(cls, [items[a:b] for a, b in zip(cuts, cuts[1:])], tmp_path)
+    assert merged.num_generated == merged.num_target == num_clips * frames
+    assert merged.compute() == pytest.approx(single, rel=1e-9)
+    # The value the row-keeping state gave (np.cov of all rows), to the same tolerance.
+    assert single == pytest.approx(frechet_distance_from_features(generated, target), rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_full_size_fid_shards_merge_to_the_single_pass_value(tmp_path):
+    """600 frames of 2048-d pool3-like features: singular covariances at FID's real size (minutes)."""
+    items, generated, target = _realistic_items(FID, 40, 15, 2048)
+    single = _score(FID(), items)
+    merged = _saved_and_merged(FID, [items[:17], items[17:]], tmp_path)
+    assert merged.compute() == pytest.approx(single, rel=1e-9)
+    assert single == pytest.approx(frechet_distance_from_features(generated, target), rel=1e-9)
+
+
+def test_state_holds_float64_sums_not_rows():
+    items = _fid_items(noise=0.3)
+    metric = FID()
+    for item in items:
+        metric.update(item)
+    state = metric.state()
+    gen = np.concatenate([i.features["inception-pool3"] for i in items]).astype(np.float64)
+    assert set(state) == {"metric", "generated_n", "generated_sum", "generated_outer", "target_n", "target_sum", "target_outer", "target_ids"}
+    assert int(state["generated_n"]) == len(gen) and state["generated_outer"].shape == (16, 16)
+    assert state["generated_sum"].dtype == state["generated_outer"].dtype == np.float64
+    np.testing.assert_allclose(state["generated_sum"], gen.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(state["generated_outer"], gen.T @ gen, rtol=1e-12)
+    assert state["target_ids"] == sorted(i.sample_id for i in items)
+
+
+def test_a_state_round_trips_exactly_through_npz(tmp_path):
+    metric = FVD()
+    for item in _fvd_items(shift=0.3):
+        metric.update(item)
+    np.savez(tmp_path / "state.npz", **metric.state())
+    loaded = FVD.from_state(np.load(tmp_path / "state.npz"))
+    for key, value in metric.state().items():
+        np.testing.assert_array_equal(np.asarray(loaded.state()[key]), np.asarray(value))
+    assert loaded.compute() == metric.compute()
+    np.savez(tmp_path / "empty.npz", **FVD().state())  # a shard that got no clips
+    empty = FVD.from_state(np.load(tmp_path / "empty.npz"))
+    assert empty.num_generated == 0 and empty.target_ids == frozenset()
+    empty.merge(loaded)
+    assert empty.compute() == metric.compute()
+
+
+def test_merging_shards_that_share_a_ground_truth_sample_is_refused():
+    items = _fvd_items()
+    first, second = FVD(), FVD()
+    for item in items[:20]:
+        first.update(item)
+    for item in items[15:]:
+        second.update(item)
+    before = first.state()
+    with pytest.raises(ValueError, match=r"5 sample\(s\) \('s15', 's16', 's17', 's18', 's19'\)"):
+        first.merge(second)
+    after = first.state()
+    assert all(np.array_equal(np.asarray(before[k]), np.asarray(after[k])) for k in before)  # left as it was
+    with pytest.raises(ValueError, match="into itself"):
+        second.merge(second)
+
+
+def test_a_wrong_state_is_refused():
+    fid = FID()
+    fid.update(_fid_items(n=1)[0])
+    with pytest.raises(ValueError, match="cannot load a 'fid' state into 'fvd'"):
+        FVD.from_state(fid.state())
+    incomplete = {k: v for k, v in fid.state().items() if k != "target_outer"}
+    with pytest.raises(ValueError, match=r"missing \['target_outer'\]"):
+        FID.from_state(incomplete)
+    bad = {**fid.state(), "generated_outer": np.zeros((16, 15))}
+    with pytest.raises(ValueError, match=r"\[D, D\]"):
+        FID.from_state(bad)
+
+
+def test_non_finite_or_mismatched_features_are_refused_at_update():
+    metric = FVD()
+    metric.update(_fvd_items(n=1)[0])
+    bad = np.full(24, np.nan, np.float32)
+    with pytest.raises(ValueError, match="'x1' contain NaN"):
+        metric.update(_item("x1", "i3d-logits", bad, np.zeros(24, np.float32)))
+    with pytest.raises(ValueError, match="12-d, but the i3d-logits features so far are 24-d"):
+        metric.update(_item("x2", "i3d-logits", np.zeros(12, np.float32), np.zeros(12, np.float32)))
+    assert metric.num_generated == metric.num_target == 1 and metric.target_ids == {"s0"}
+
+
 def test_ground_truth_counts_once_per_sample():
     items = _fvd_items(shift=0.2)
     metric = FVD()
     for item in items + items[:10]:  # the same samples again, e.g. a second seed
         metric.update(item)
-    assert len(metric.generated) == 50 and len(metric.target) == 40
+    assert metric.num_generated == 50 and metric.num_target == 40
+    assert metric.target_ids == {f"s{i}" for i in range(40)}
+    once = FVD()
+    for item in items:
+        once.update(item)
+    np.testing.assert_array_equal(metric.state()["target_outer"], once.state()["target_outer"])
 
 
 def test_fvd_warns_below_256_videos(caplog):

@@ -10,9 +10,14 @@ extractors they read in ``Metric.features`` and find the arrays in
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+
+#: Hex characters of sha256 kept in `FeatureExtractor.fingerprint`.
+FINGERPRINT_LENGTH = 16
 
 
 class FeatureExtractor(abc.ABC):
@@ -30,6 +35,10 @@ class FeatureExtractor(abc.ABC):
 
     name: ClassVar[str] = ""
     kind: ClassVar[Literal["video", "text"]] = "video"
+    #: Config entries that say where the weights were found (a folder, a file path). The
+    #: fingerprint leaves them out, at any depth: the weights' digest stands for them, so
+    #: the same weights in another folder share cached features.
+    location_keys: ClassVar[frozenset[str]] = frozenset({"weights", "model_path"})
 
     @classmethod
     def for_tests(cls) -> "FeatureExtractor":
@@ -41,8 +50,52 @@ class FeatureExtractor(abc.ABC):
         return cls()
 
     def config(self) -> dict[str, Any]:
-        """Weights, preprocessing and every choice that moves numbers (for the run config)."""
+        """Weights, preprocessing and every choice that moves numbers (for the run config).
+
+        Precision belongs here (bf16 autocast or float32, TF32), the device does not: see
+        `fingerprint`.
+        """
         return {}
+
+    def weights_digest(self) -> str:
+        """A digest of the weights (and tokenizer, model bundle, ...) the extractor computes with.
+
+        The default, ``""``, is for extractors without learned weights (a colour
+        statistic); every extractor with weights overrides it, e.g. with
+        `metrics.features.digests.module_digest` of its network (tests check this for
+        each registered extractor).
+        """
+        return ""
+
+    def fingerprint(self) -> str:
+        """A short digest of the config and weights, for keying cached features.
+
+        16 hex characters of the sha256 of the extractor's name, its `config` (as sorted
+        JSON, less the `location_keys`) and `weights_digest`. Computed on the first call
+        and kept: weights and settings are fixed once the extractor is built.
+
+        The device is not part of it, on purpose. Ranks on ``cuda:0`` … ``cuda:7`` and a
+        rerun on another GPU must share one cache, and float32 kernels on the CPU and on a
+        GPU agree to rounding (~1e-6 relative), far below what moves a metric. What a
+        device changes beyond rounding is its arithmetic, bf16 autocast or TF32 on CUDA,
+        and that is in `config`, so a bf16 GPU run never reuses float32 CPU features.
+
+        Returns:
+            16 lowercase hex characters.
+
+        Raises:
+            TypeError: If `config` holds a value that is not JSON.
+        """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            config = _drop_keys(self.config(), self.location_keys)
+            payload = {"extractor": self.name, "config": config, "weights": self.weights_digest()}
+            try:
+                text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"{type(self).__name__}.config() must be plain JSON to fingerprint: {err}") from err
+            cached = self.__dict__["_fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_LENGTH]
+        return cached
 
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
         """Features of a batch of clips.
@@ -59,3 +112,12 @@ class FeatureExtractor(abc.ABC):
     def extract_text(self, texts: list[str]) -> np.ndarray:
         """Embeddings of a batch of texts, float32 ``[N, D]``."""
         raise NotImplementedError(f"{self.name} does not embed text")
+
+
+def _drop_keys(value: Any, keys: frozenset[str]) -> Any:
+    """``value`` with every mapping entry named in ``keys`` removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: _drop_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, (list, tuple)):
+        return [_drop_keys(v, keys) for v in value]
+    return value

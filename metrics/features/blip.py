@@ -37,7 +37,7 @@ import torch
 
 from hcvg.assets import Asset, resolve_asset
 from hcvg.errors import require
-from metrics.features.torch_runtime import FrozenModel, autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device, numerics
 from metrics.features.backbone_assets import BLIP_CAPTION_BASE, BLIP_CAPTION_LARGE, BLIP_ORIGINAL_BASE, BLIP_ORIGINAL_LARGE
 from metrics.features.base import FeatureExtractor
 from metrics.features.egovlp import Checkpoint, EgoVLPBackbone, tiny_wordpiece_vocab
@@ -202,6 +202,7 @@ class BlipCaptioner(FrozenModel):
             "prompt": PROMPT,
             "generation": self.generation_kwargs(),
             "caption": "decoded without special tokens, prompt removed",
+            **numerics(self.device, uses_autocast=True),
         }
 
     @torch.inference_mode()
@@ -261,6 +262,9 @@ class _BlipCaptionsExtractor(FeatureExtractor):
 
     def config(self) -> dict[str, Any]:
         return {"captioner": self.captioner.config(), "text_head": self.text_head.config()}
+
+    def weights_digest(self) -> str:
+        return f"captioner {self.captioner.weights_digest()}, text head {self.text_head.weights_digest()}"
 
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
         self.last_captions = [self.captioner.caption(video) for video in videos]

@@ -27,7 +27,7 @@ import torch
 
 from hcvg.assets import resolve_asset
 from hcvg.errors import require
-from metrics.features.torch_runtime import FrozenModel, autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device, numerics
 from metrics.features.backbone_assets import CLIP_VIT_L_14
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import CLIP_MEAN, CLIP_STD, check_clip, preprocess_frames
@@ -149,6 +149,7 @@ class ClipBackbone(FrozenModel):
             "preprocessing": PREPROCESSING,
             "max_text_tokens": MAX_TEXT_TOKENS,
             "embeddings": "L2-normalized projections (get_image_features / get_text_features)",
+            **numerics(self.device, uses_autocast=True),
         }
 
     def pixel_values(self, frames: np.ndarray) -> torch.Tensor:
@@ -231,6 +232,9 @@ class _ClipExtractor(FeatureExtractor):
 
     def config(self) -> dict[str, Any]:
         return self.backbone.config()
+
+    def weights_digest(self) -> str:
+        return self.backbone.weights_digest()
 
 
 class ClipImageExtractor(_ClipExtractor):

@@ -43,7 +43,7 @@ from torch import nn
 
 from hcvg.assets import Asset, resolve_asset
 from hcvg.errors import require
-from metrics.features.torch_runtime import FrozenModel, autocast, default_device
+from metrics.features.torch_runtime import FrozenModel, autocast, default_device, numerics
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
 from metrics.features.image_preprocessing import IMAGENET_MEAN, IMAGENET_STD, check_clip, preprocess_frames, resample_indices
@@ -422,6 +422,7 @@ class EgoVLPBackbone(FrozenModel):
             },
             "text": "DistilBERT tokenizer (uncased, truncation), txt_proj(last_hidden_state[:, 0])",
             "embeddings": "raw projections (not normalized); metrics take cosines",
+            **numerics(self.device, uses_autocast=True),
         }
 
     @torch.inference_mode()
@@ -490,6 +491,9 @@ class _EgoVLPExtractor(FeatureExtractor):
 
     def config(self) -> dict[str, Any]:
         return self.backbone.config()
+
+    def weights_digest(self) -> str:
+        return self.backbone.weights_digest()
 
 
 class EgoVLPVideoExtractor(_EgoVLPExtractor):

@@ -36,6 +36,10 @@ class HandKeypointsExtractor(FeatureExtractor):
     def config(self) -> dict[str, Any]:
         return {**self.detector.config(), "fps": self.fps, "running_mode": "VIDEO" if self.video_mode else "IMAGE"}
 
+    def weights_digest(self) -> str:
+        """The sha256 of the ``.task`` bundle (palm detector and landmark model), not its path."""
+        return self.detector.config()["model_sha256"]
+
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
         out = []
         for video in videos:

@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from metrics.features.torch_runtime import default_device, freeze, official_or_given
+from metrics.features.torch_runtime import default_device, freeze, numerics, official_or_given
 from metrics.features.base import FeatureExtractor
+from metrics.features.digests import module_digest
 from metrics.features.image_preprocessing import check_clip
 
 logger = logging.getLogger(__name__)
@@ -282,7 +283,11 @@ class I3DLogitsExtractor(FeatureExtractor):
             "scaling": "2*x/255-1, in [-1, 1]",
             "features": "Kinetics-400 logits (pre-softmax), 400-d, per clip",
             "dtype": "float32",
+            **numerics(self.device, uses_autocast=False),
         }
+
+    def weights_digest(self) -> str:
+        return module_digest(self.network)
 
     @torch.inference_mode()
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:

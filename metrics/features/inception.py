@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hcvg.errors import require
-from metrics.features.torch_runtime import default_device, freeze, official_or_given
+from metrics.features.torch_runtime import default_device, freeze, numerics, official_or_given
 from metrics.features.base import FeatureExtractor
+from metrics.features.digests import module_digest
 from metrics.features.image_preprocessing import check_clip
 
 logger = logging.getLogger(__name__)
@@ -255,7 +256,11 @@ class InceptionPool3Extractor(FeatureExtractor):
             "normalization": "2*x/255-1" if self.backbone == "pytorch-fid" else "(x-128)/128",
             "features": "pool3 (final average pool), 2048-d, per frame",
             "dtype": "float32",
+            **numerics(self.device, uses_autocast=False),
         }
+
+    def weights_digest(self) -> str:
+        return module_digest(self.network)
 
     @torch.inference_mode()
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:

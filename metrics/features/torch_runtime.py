@@ -16,6 +16,7 @@ from typing import Any, Callable
 import torch
 
 from hcvg.assets import resolve_asset
+from metrics.features.digests import module_digest, tokenizer_digest
 
 
 def autocast(device: torch.device | str) -> contextlib.AbstractContextManager:
@@ -30,6 +31,29 @@ def precision_name(device: torch.device | str) -> str:
     """What `autocast` uses on ``device``, for the run config."""
     device = torch.device(device)
     return "bf16-autocast" if device.type == "cuda" and os.environ.get("HCVG_PRECISION", "bf16") != "fp32" else "fp32"
+
+
+def numerics(device: torch.device | str, uses_autocast: bool) -> dict[str, Any]:
+    """The arithmetic a backbone runs in on ``device``, for its config and fingerprint.
+
+    Names what moves the numbers (bf16 autocast, TF32 convolutions or matmuls on CUDA)
+    and not the device itself (see `FeatureExtractor.fingerprint`).
+
+    Args:
+        device: Where the backbone runs.
+        uses_autocast: The backbone runs under `autocast` (CLIP, BLIP, EgoVLP); the
+            Fréchet backbones do not.
+
+    Returns:
+        ``{"precision": "bf16-autocast" | "fp32", "tf32_conv": bool, "tf32_matmul": bool}``.
+    """
+    cuda = torch.device(device).type == "cuda"
+    return {
+        "precision": precision_name(device) if uses_autocast else "fp32",
+        # PyTorch's flags, read when the config is taken; they apply on CUDA only.
+        "tf32_conv": bool(cuda and torch.backends.cudnn.allow_tf32),
+        "tf32_matmul": bool(cuda and torch.backends.cuda.matmul.allow_tf32),
+    }
 
 
 def default_device() -> torch.device:
@@ -81,3 +105,14 @@ class FrozenModel:
         self.model = freeze(model, self.device)
         self.tokenizer = tokenizer
         self.weights = weights
+        self._weights_digest: str | None = None
+
+    def weights_digest(self) -> str:
+        """Digest of the model's architecture and weights and of the tokenizer; computed once.
+
+        Kept on the holder, which the image and text extractors of one backbone share, so
+        a large model is hashed once per process.
+        """
+        if self._weights_digest is None:
+            self._weights_digest = f"{module_digest(self.model)}+{tokenizer_digest(self.tokenizer)}"
+        return self._weights_digest
