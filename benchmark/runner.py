@@ -372,8 +372,13 @@ class Runner:
         for (adapter, split, seed, scope), group in ok.groupby(["adapter", "split", "seed", "scope"], sort=True):
             ids = {m: sorted(g["sample_id"]) for m, g in group.groupby("metric")}
             for row in score_distributions(metrics, self.scorer.cache, ids, scope, adapter, split, int(seed)):
-                if row["n"] or row["metric"] in ids:
-                    rows.append({"adapter": adapter, "split": split, "seed": int(seed), **row})
+                if row["metric"] not in ids:
+                    continue
+                rows.append({"adapter": adapter, "split": split, "seed": int(seed), **row})
+                if row["status"] == "error" or row["note"]:
+                    # A set-level value that failed or left clips out is worth a failure line.
+                    self.store.record_failure(adapter=adapter, split=split, seed=int(seed), metric=row["metric"],
+                                              scope=scope, stage="distribution", error=row["note"])
         return pd.DataFrame(rows)
 
     def _keep_stored_distribution(self, distribution: pd.DataFrame) -> pd.DataFrame:

@@ -245,11 +245,8 @@ class Scorer:
 
 
 def extractor_fingerprint(extractor: FeatureExtractor) -> str:
-    """The extractor's fingerprint (config and weights), or a hash of its config if it has none."""
-    fingerprint = getattr(extractor, "fingerprint", None)
-    if callable(fingerprint):
-        return str(fingerprint())
-    return hashlib.sha256(json.dumps(extractor.config(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """The extractor's fingerprint: a hash of its config and weights (`FeatureExtractor.fingerprint`)."""
+    return extractor.fingerprint()
 
 
 def _cell(sample_id: str, metric: Metric, scope: str, status: str) -> dict[str, Any]:
@@ -314,7 +311,7 @@ def score_distributions(
     empty = np.empty((0,), dtype=np.uint8)
     for metric in metrics:
         metric.reset()
-        used, lost = 0, []
+        used, lost, bad = 0, [], []
         for sample_id in sample_ids.get(metric.name, []):
             item = ScoredItem(sample_id, scope, empty, empty, empty, None, "")
             for name in metric.features:
@@ -325,9 +322,18 @@ def score_distributions(
                     break
                 item.features[name], item.target_features[name] = generated, target
             else:
-                metric.update(item)
+                try:
+                    metric.update(item)
+                except ValueError as err:  # e.g. NaN features of one clip: that clip is left out, and said
+                    bad.append(f"{sample_id}: {err}")
+                    continue
                 used += 1
-        note = f"features of {len(lost)} finished clips are missing from the cache (e.g. {lost[0]}); rerun with --resume" if lost else ""
+        notes = []
+        if lost:
+            notes.append(f"features of {len(lost)} finished clips are missing from the cache (e.g. {lost[0]}); rerun with --resume")
+        if bad:
+            notes.append(f"{len(bad)} clips left out ({bad[0]})")
+        note = "; ".join(notes)
         row = {**_row(metric, scope, math.nan, "undefined", note or "no clips with features"), "n": used}
         if used:
             try:
