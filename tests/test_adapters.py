@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hcvg.adapter import AdapterOutputError, GenerationRequest, validate_video
+from hcvg.options import OptionError
 from adapters.registry import ADAPTERS, create_adapter
 from adapters.testing import check_adapter, requests_for
 from hcvg.video_io import write_video_lossless
@@ -75,7 +76,7 @@ def test_folder_frame_policies_and_resize(square_samples, tmp_path):
 def test_unknown_adapter_and_bad_options():
     with pytest.raises(KeyError, match="Did you mean: oracle"):
         create_adapter("oracel")
-    with pytest.raises(TypeError, match="rejected options"):
+    with pytest.raises(OptionError, match="adapter 'static': unknown option 'flavour' \\(accepted: none\\)"):
         create_adapter("static", flavour="x")
 
 
