@@ -28,14 +28,14 @@ class FolderAdapter(Adapter):
     name: ClassVar[str] = "folder"
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=16)
 
-    def __init__(self, root: str | Path, frames: FramePolicy = "strict", resize: bool | str = False):
+    def __init__(self, root: Path, frames: FramePolicy = "strict", resize: bool = False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotADirectoryError(f"folder adapter: root {self.root} is not a directory")
         if frames not in ("strict", "first", "last", "even"):
             raise ValueError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
         self.frames = frames
-        self.resize = resize in (True, "true", "True", "1", "yes")
+        self.resize = resize
 
     def options(self) -> dict:
         return {"root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize}

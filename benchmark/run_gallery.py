@@ -33,8 +33,9 @@ def rebuild_split(description: dict[str, Any] | None) -> Split | None:
     """
     if not description or "name" not in description:
         return None
-    # describe() writes the split's options beside provenance keys; JSON turned tuples into lists.
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in description.items() if k not in ("name", "generator")}
+    # describe() writes the split's options beside provenance keys; JSON turned tuples into
+    # lists, which the split registry coerces back to the annotated tuples.
+    options = {k: v for k, v in description.items() if k not in ("name", "generator")}
     try:
         return load_split(description["name"], **options)
     except Exception as err:  # a real dataset may be absent on this machine: degrade, do not fail

@@ -379,16 +379,13 @@ def prepare_command(dataset: str, split: str, cache: str | Path = "CACHE") -> st
     return f"hcvg data prepare --dataset {dataset} --root DATASET_ROOT --split {source_split} --out {cache}"
 
 
-def open_cached_split(name: str, dataset: str, split: str, cache: str | Path | None = None, limit: Any = None, **unknown: Any) -> CachedSplit:
+def open_cached_split(name: str, dataset: str, split: str, cache: Path | None = None, limit: int | None = None) -> CachedSplit:
     """Factory behind the registered real-data splits (``ek100-test:cache=DIR``).
 
     Raises:
-        TypeError: On an unknown option.
         FileNotFoundError: If ``cache`` is missing or holds no prepared cache.
         ValueError: If the cache holds another dataset or split.
     """
-    if unknown:
-        raise TypeError(f"split {name!r} has no option(s) {sorted(unknown)}; known: ['cache', 'limit']")
     if cache is None or not (Path(cache) / MANIFEST_FILE).is_file():
         where = f"none was found at {cache}" if cache is not None else "no cache=DIR option was given"
         cache = cache or "CACHE"
@@ -396,7 +393,7 @@ def open_cached_split(name: str, dataset: str, split: str, cache: str | Path | N
             f"split {name!r} reads a prepared clip cache, and {where}. Prepare it once with "
             f"`{prepare_command(dataset, split, cache)}`, then use '{name}:cache={cache}'"
         )
-    split_obj = CachedSplit(cache, name=name, limit=int(limit) if limit is not None else None)
+    split_obj = CachedSplit(cache, name=name, limit=limit)
     found = (split_obj.manifest.get("dataset"), split_obj.manifest.get("split"))
     if found != (dataset, split):
         raise ValueError(
