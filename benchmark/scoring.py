@@ -44,13 +44,22 @@ class Scorer:
         extractors: Registry of feature extractors; those the metrics name are built
             on first use.
         cache: Where features are cached (None: not cached).
+        extractor_options: Extractor name → constructor options (coerced by the registry).
     """
 
-    def __init__(self, metrics: list[Metric], scopes: list[str], extractors: Registry | None = None, cache: FeatureCache | None = None):
+    def __init__(
+        self,
+        metrics: list[Metric],
+        scopes: list[str],
+        extractors: Registry | None = None,
+        cache: FeatureCache | None = None,
+        extractor_options: dict[str, dict[str, Any]] | None = None,
+    ):
         self.metrics = [m for m in metrics if isinstance(m, SampleMetric)]
         self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.scopes = list(scopes)
         self.extractor_registry = extractors
+        self.extractor_options = dict(extractor_options or {})
         self.cache = cache
         self._extractors: dict[str, FeatureExtractor | Exception] = {}
         self.feature_names = self._needed_features()
@@ -85,7 +94,7 @@ class Scorer:
             try:
                 if self.extractor_registry is None:
                     raise RuntimeError(f"no feature-extractor registry to build {name!r} from")
-                self._extractors[name] = self.extractor_registry.get(name)()
+                self._extractors[name] = self.extractor_registry.create(name, **self.extractor_options.get(name, {}))
             except Exception as err:  # e.g. missing weights: remembered, reported per sample
                 self._extractors[name] = err
         extractor = self._extractors[name]

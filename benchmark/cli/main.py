@@ -15,6 +15,7 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from benchmark.runner import RunConfigMismatch
+from hcvg.errors import UserError
 from hcvg.registry import UnknownNameError
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.command.run(args)
-    except (FileExistsError, FileNotFoundError, UnknownNameError, RunConfigMismatch, ValueError) as err:
+    except (UserError, FileExistsError, FileNotFoundError, UnknownNameError, RunConfigMismatch, ValueError) as err:
         # Expected user errors: one clear line, no traceback (use -vv for one).
         if args.verbose >= 2:
             raise
