@@ -44,14 +44,14 @@ class FolderAdapter(Adapter):
     name: ClassVar[str] = "folder"
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=16)
 
-    def __init__(self, root: str | Path, frames: FramePolicy = "strict", resize: bool | str = False):
+    def __init__(self, root: Path, frames: FramePolicy = "strict", resize: bool = False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotAFolderError(f"folder adapter: root {self.root} is not a directory; pass root=DIR holding one video per sample id")
         if frames not in ("strict", "first", "last", "even"):
             raise InvalidInputError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
         self.frames = frames
-        self.resize = resize in (True, "true", "True", "1", "yes")
+        self.resize = resize
         # Stored clips are the model's output already: nothing to drop.
         self._fitting = Fitting(spatial="center-crop" if self.resize else "strict", temporal=frames)
 

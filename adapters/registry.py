@@ -26,6 +26,7 @@ def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **op
 
     Raises:
         UnknownNameError: If no adapter has that name.
-        TypeError: If an option is not accepted (the message lists the adapter's).
+        OptionError: If an option is not accepted or its value does not fit the
+            constructor's annotation (the message lists the adapter's options).
     """
     return registry.create(name, **options)

@@ -10,10 +10,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from hcvg import FRAME_SIZE, NUM_FRAMES
 from hcvg.errors import InvalidInputError
+from metrics.base import SCOPES, Scope
 
 # Packages whose versions change numbers; recorded with every run.
 RECORDED_PACKAGES = (
@@ -25,11 +26,12 @@ RECORDED_PACKAGES = (
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """A registered component (adapter or split) with its options.
+    """A registered component (adapter, split or metric) with its options.
 
     Attributes:
         name: Registered name.
-        options: Keyword options for its constructor (parsed at the CLI edge).
+        options: Keyword options for its constructor: CLI strings or YAML values, coerced
+            to the constructor's annotated types by the registry (`hcvg.options`).
         label: Name used in the run store and tables; lets one adapter class appear
             twice (e.g. two `folder` adapters for two models).
     """
@@ -46,29 +48,92 @@ class ComponentSpec:
     def parse(cls, text: str) -> "ComponentSpec":
         """Parse ``NAME[:key=value,key=value]``; the option ``label`` sets the label.
 
+        Options are split on commas outside brackets, so a label may carry its own
+        options: ``handi:mask=stage1,label=handi[mask=stage1,hrl=on]``.
+
         Raises:
-            ValueError: On an option without ``=``.
+            ValueError: On an option without ``=``, an empty name, or unbalanced brackets.
         """
         name, _, rest = text.partition(":")
+        if not name.strip():
+            raise ValueError(f"{text!r}: a component must start with its registered name (NAME:key=value,...)")
         options: dict[str, Any] = {}
-        for item in filter(None, rest.split(",")):
+        for item in _split_outside_brackets(rest, text):
             key, sep, value = item.partition("=")
-            if not sep:
+            if not sep or not key.strip():
                 raise InvalidInputError(f"{text!r}: option {item!r} must look like key=value")
             options[key.strip()] = value.strip()
         label = options.pop("label", "")
         return cls(name=name.strip(), options=options, label=label)
+
+    @classmethod
+    def of(cls, value: "str | ComponentSpec | Mapping[str, Any]") -> "ComponentSpec":
+        """A spec from any of its written forms.
+
+        Args:
+            value: A spec; a string ``NAME:key=value,...`` (see `parse`); or a mapping
+                ``{name: NAME, label: LABEL, options: {key: value}}`` (label and
+                options optional), as written in a matrix file.
+
+        Raises:
+            ValueError: On a mapping without ``name`` or with other keys, or text
+                `parse` refuses.
+        """
+        if isinstance(value, ComponentSpec):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - SPEC_KEYS)
+            if unknown or "name" not in value:
+                problem = f"unknown key(s) {unknown}" if unknown else "no 'name'"
+                raise ValueError(f"component {dict(value)!r}: {problem}; a component mapping takes {sorted(SPEC_KEYS)}")
+            options = value.get("options") or {}
+            if not isinstance(options, Mapping):
+                raise ValueError(f"component {value['name']!r}: options must be a mapping of key: value, got {options!r}")
+            return cls(name=str(value["name"]), options=dict(options), label=str(value.get("label") or ""))
+        raise ValueError(f"a component is NAME:key=value,... or a mapping with a name, got {value!r}")
+
+
+SPEC_KEYS = frozenset({"name", "label", "options"})  # the keys of a component mapping
+
+
+def _split_outside_brackets(text: str, whole: str) -> list[str]:
+    """``text`` split on the commas that are not inside ``[...]``; empty items dropped."""
+    items, current, depth = [], [], 0
+    for char in text:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"{whole!r}: ']' without a matching '['")
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth:
+        raise ValueError(f"{whole!r}: '[' without a matching ']'")
+    items.append("".join(current))
+    return [item for item in items if item.strip()]
 
 
 @dataclass
 class RunConfig:
     """One benchmark run.
 
+    Components may be given as `ComponentSpec`, as ``NAME:key=value`` strings or as
+    mappings (`ComponentSpec.of`); they are stored as specs.
+
     Attributes:
         out: The run directory.
         adapters: Models to run.
         splits: Sample sets to run them on.
-        metrics: Registered metric names.
+        metrics: Metrics with their options (``hs-err:missing=penalize``); each at most once.
+        extractors: Feature-extractor name → constructor options (e.g.
+            ``{"inception-pool3": {"mode": "clean"}}``); extractors not named here are
+            built with their defaults.
         scopes: "full" and/or "ma" (motion-area crop).
         seeds: One generation per seed and sample.
         num_frames: L, generated frames per clip (paper: 15).
@@ -82,8 +147,9 @@ class RunConfig:
     out: Path
     adapters: list[ComponentSpec]
     splits: list[ComponentSpec]
-    metrics: list[str]
-    scopes: list[str] = field(default_factory=lambda: ["full", "ma"])
+    metrics: list[ComponentSpec]
+    extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scopes: list[Scope] = field(default_factory=lambda: list(SCOPES))
     seeds: list[int] = field(default_factory=lambda: [0])
     num_frames: int = NUM_FRAMES
     size: int = FRAME_SIZE
@@ -91,6 +157,20 @@ class RunConfig:
     previews: bool = False
     bootstrap_resamples: int = 1000
     confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.adapters = [ComponentSpec.of(a) for a in self.adapters]
+        self.splits = [ComponentSpec.of(s) for s in self.splits]
+        self.metrics = [ComponentSpec.of(m) for m in self.metrics]
+        self.extractors = {str(name): dict(options or {}) for name, options in self.extractors.items()}
+        names = [m.name for m in self.metrics]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"metric(s) {repeated} are listed more than once; scores are keyed by metric name")
+        relabelled = [m.label for m in self.metrics if m.label != m.name]
+        if relabelled:
+            raise ValueError(f"metrics cannot take a label (got {relabelled}); they are named by their registered name")
 
     def matrix(self) -> dict[str, Any]:
         """The fields that define the results; a resumed run must match them."""

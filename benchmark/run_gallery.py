@@ -86,8 +86,8 @@ def rebuild_split(spec: dict[str, Any]) -> Split:
         UserError: If it cannot be built here (e.g. `InputNotFoundError` for an absent
             clip cache, naming the command that prepares it).
     """
-    # JSON turned tuple options into lists; the factories take tuples (or "a|b" strings).
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in (spec.get("options") or {}).items()}
+    # JSON turned tuple options into lists; the split registry coerces them back.
+    options = dict(spec.get("options") or {})
     return load_split(spec["name"], **options)
 
 

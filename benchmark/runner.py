@@ -159,9 +159,11 @@ class Runner:
         for spec in cfg.adapters:  # unknown names are user errors: fail before any work
             if spec.name not in self.adapter_registry:
                 self.adapter_registry.get(spec.name)  # raises, suggesting close names
-        metrics = [self.metric_registry.create(name) for name in cfg.metrics]
+        metrics = [self.metric_registry.create(spec.name, **spec.options) for spec in cfg.metrics]
         splits = {spec.label: load_split(spec.name, registry=self.split_registry, **spec.options) for spec in cfg.splits}
-        self.scorer = Scorer(metrics, cfg.scopes, self.feature_registry, FeatureCache(self.store.root / "features"))
+        self.scorer = Scorer(
+            metrics, cfg.scopes, self.feature_registry, FeatureCache(self.store.root / "features"), cfg.extractors
+        )
         dropped = self.scorer.drop_unavailable()
         self.metric_keys = self.scorer.metric_keys()
         self._prepare_store(metrics, splits)

@@ -51,7 +51,7 @@ class Scorer:
         extractors: Registry of feature extractors; those the metrics name are built by
             `drop_unavailable`.
         cache: Where features are cached (None: not cached).
-        extractor_options: Extractor name → constructor options.
+        extractor_options: Extractor name → constructor options (coerced by the registry).
     """
 
     def __init__(
@@ -66,6 +66,7 @@ class Scorer:
         self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.scopes = list(scopes)
         self.extractor_registry = extractors
+        self.extractor_options = dict(extractor_options or {})
         self.cache = cache
         self.extractor_options = dict(extractor_options or {})
         self._extractors: dict[str, FeatureExtractor] = {}

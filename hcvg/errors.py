@@ -40,9 +40,5 @@ class InvalidInputError(UserError, ValueError):
     """An option, argument or input file holds a value that cannot be used; the message says which."""
 
 
-class UnknownOptionError(UserError, TypeError):
-    """A component (split, adapter, ...) was given an option it does not take; the message lists those it does."""
-
-
 class InputNotFoundError(UserError, FileNotFoundError):
     """A file or folder the user named, or must prepare first, is not there; the message says how to make it."""

@@ -1,8 +1,10 @@
 """A generic, queryable name -> object registry with lazy entries and entry points.
 
-One class serves adapters, metrics, splits and hand detectors. Entries are either
-objects or lazy ``"package.module:attr"`` strings, resolved on first use, so that
-listing what exists never imports heavy dependencies.
+One class serves adapters, metrics, feature extractors, splits, datasets, paper tables
+and table formats. Entries are either objects or lazy ``"package.module:attr"``
+strings, resolved on first use, so that listing what exists never imports heavy
+dependencies. `Registry.create` is the one place where options are coerced to the
+constructor's annotated types (`hcvg.options`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from hcvg.errors import UserError
+from hcvg.options import coerce_options
 
 logger = logging.getLogger(__name__)
 
@@ -127,19 +130,28 @@ class Registry(Generic[T]):
             self._entries[name] = entry
         return entry
 
-    def create(self, name: str, **options: Any) -> Any:
-        """Resolve ``name`` and call it with keyword ``options`` (build an instance).
+    def coerce(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Check ``options`` against ``name``'s constructor and convert them to its types.
+
+        CLI strings become the annotated types (see `hcvg.options`); already typed
+        values are checked, so coercing twice gives the same result.
 
         Raises:
             UnknownNameError: If ``name`` is not registered.
-            TypeError: If an option is not accepted (the message names them), or the
-                result is not an instance of the registry's base type.
+            OptionError: On an option the constructor does not take, or a value its
+                annotation does not allow (the message names both and what is accepted).
         """
-        factory = self.get(name)
-        try:
-            obj = factory(**options)
-        except TypeError as err:
-            raise TypeError(f"{self.kind} {name!r} rejected options {sorted(options)}: {err}") from err
+        return coerce_options(self.get(name), options, f"{self.kind} {name!r}")
+
+    def create(self, name: str, **options: Any) -> Any:
+        """Resolve ``name`` and call it with the coerced keyword ``options`` (build an instance).
+
+        Raises:
+            UnknownNameError: If ``name`` is not registered.
+            OptionError: If an option is not accepted or its value is not allowed.
+            TypeError: If the result is not an instance of the registry's base type.
+        """
+        obj = self.get(name)(**self.coerce(name, options))
         if self.base is not None and not isinstance(obj, self.base):
             raise TypeError(f"{self.kind} {name!r} built {type(obj).__name__}, which is not a {self.base.__name__}")
         return obj

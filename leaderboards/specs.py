@@ -5,14 +5,17 @@ the published data (``leaderboards/data``) and in a run's ``summary.parquet``; t
 spec renders the paper's numbers and ours side by side (`leaderboards.paper_tables`).
 
 Ablation rows (Table 2) are named by adapter and options with `variant_label`, e.g.
-``handi[mask=stage1;hrl=on]``; `ablation_adapter_specs` gives the ``hcvg run
---adapters`` arguments that produce exactly those labels, so the whole grid is one run.
+``handi[mask=stage1,hrl=on]``; `ablation_adapter_specs` gives the ``hcvg run
+--adapters`` arguments that produce exactly those labels, so the whole grid is one run
+(`benchmark.run_config.ComponentSpec.parse` splits options on commas outside brackets,
+so a bracketed label passes through ``label=`` whole).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hcvg.registry import Registry
 from leaderboards.metric_names import PaperMetric, paper_metric
 
 # Benchmark → split name in the project's split registry.
@@ -28,13 +31,9 @@ PAPER_SCOPES = {"Full": "full", "MA": "ma"}
 PRINTED_MASK = {"×": "none", "Stage 1": "stage1", "Prior": "prior", "GT": "gt"}
 PRINTED_HRL = {"×": "off", "✓": "on"}
 
-# Variant labels go through `hcvg run --adapters NAME:k=v,...,label=LABEL`, whose
-# options are comma-separated, so the label joins its options with ";" instead.
-_OPTION_SEPARATOR = ";"
-
 
 def variant_label(adapter: str, **options: str) -> str:
-    """The adapter label of a configured variant: ``handi[mask=stage1;hrl=on]``.
+    """The adapter label of a configured variant: ``handi[mask=stage1,hrl=on]``.
 
     The one place that defines the convention; options keep the order given.
 
@@ -43,15 +42,15 @@ def variant_label(adapter: str, **options: str) -> str:
         **options: Option values as the adapter takes them (strings).
 
     Returns:
-        ``adapter`` alone without options, else ``adapter[k=v;k=v]``.
+        ``adapter`` alone without options, else ``adapter[k=v,k=v]``.
     """
     if not options:
         return adapter
-    return f"{adapter}[{_OPTION_SEPARATOR.join(f'{k}={v}' for k, v in options.items())}]"
+    return f"{adapter}[{','.join(f'{k}={v}' for k, v in options.items())}]"
 
 
 def parse_variant_label(label: str) -> tuple[str, dict[str, str]]:
-    """Invert `variant_label`; also accepts "," between options (labels made in Python).
+    """Invert `variant_label`.
 
     Returns:
         (adapter name, options); options are empty for a plain label.
@@ -60,7 +59,7 @@ def parse_variant_label(label: str) -> tuple[str, dict[str, str]]:
         return label, {}
     adapter, _, body = label[:-1].partition("[")
     options = {}
-    for item in filter(None, body.replace(",", _OPTION_SEPARATOR).split(_OPTION_SEPARATOR)):
+    for item in filter(None, body.split(",")):
         key, _, value = item.partition("=")
         options[key.strip()] = value.strip()
     return adapter, options
@@ -298,16 +297,19 @@ TIMINGS = TableSpec(
     ),
 )
 
-PAPER_TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (TABLE1, TABLE2, TABLE3, TIMINGS)}
+PAPER_TABLES: Registry[TableSpec] = Registry("paper table")
+
+# The one list of paper tables (the choices of `hcvg tables --paper`); sorted by name,
+# they come in the paper's order.
+for _spec in (TABLE1, TABLE2, TABLE3, TIMINGS):
+    PAPER_TABLES.register(_spec.name, _spec)
 
 
 def get_table_spec(name: str) -> TableSpec:
     """The spec of a paper table by CLI name.
 
     Raises:
-        KeyError: For an unknown name (the message lists the known ones).
+        UnknownNameError: For an unknown name (a `KeyError`; the message lists the
+            known ones and close matches).
     """
-    try:
-        return PAPER_TABLES[name]
-    except KeyError:
-        raise KeyError(f"no paper table {name!r}; known: {', '.join(PAPER_TABLES)}") from None
+    return PAPER_TABLES.get(name)

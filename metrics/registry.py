@@ -38,14 +38,15 @@ def create_metric(name: str, registry: Registry[type[Metric]] = METRICS, **optio
     Args:
         name: Registered metric name, e.g. "psnr".
         registry: Where to look it up (tests pass a fresh one).
-        **options: Keyword arguments of the metric's constructor.
+        **options: Keyword arguments of the metric's constructor (CLI strings are
+            coerced to its annotated types).
 
     Returns:
         The metric instance.
 
     Raises:
         UnknownNameError: If no metric has that name (the message lists close matches).
-        TypeError: If an option is not accepted, or the entry builds something that is
-            not a `Metric`.
+        OptionError: If an option is not accepted, or its value is not allowed.
+        TypeError: If the entry builds something that is not a `Metric`.
     """
     return registry.create(name, **options)

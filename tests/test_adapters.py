@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from adapters.fitting import Fitting, TorchSettings, batch_noise, fit_video, to_uint8_video
+from hcvg.options import OptionError
 from adapters.registry import ADAPTERS, create_adapter
 from adapters.testing import check_adapter, check_requests, conformance_samples, requests_for
 from benchmark.cli.adapters import AdaptersCommand
@@ -215,7 +216,7 @@ def test_folder_for_tests_serves_the_conformance_samples_and_cleans_up():
 def test_unknown_adapter_and_bad_options():
     with pytest.raises(KeyError, match="Did you mean: oracle"):
         create_adapter("oracel")
-    with pytest.raises(TypeError, match="rejected options"):
+    with pytest.raises(OptionError, match="adapter 'static': unknown option 'flavour' \\(accepted: none\\)"):
         create_adapter("static", flavour="x")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from benchmark.cli.data import DataCommand
 from hcvg.frames import evenly_spaced_indices
+from hcvg.options import OptionError
 from benchmark.datasets import epic_kitchens
 from benchmark.datasets.clip_cache import CachedSplit, ClipSpec, prepare_cache, read_report
 from benchmark.splits import load_split
@@ -97,7 +98,7 @@ def test_registered_splits_explain_a_missing_cache(tmp_path: Path, cache: Path):
         load_split("ek100-train")
     with pytest.raises(ValueError, match="holds ek100/test, not ek100/train"):
         load_split("ek100-train", cache=str(cache))
-    with pytest.raises(TypeError, match="no option"):
+    with pytest.raises(OptionError, match="split 'ek100-test': unknown option 'sampling' \\(accepted: cache, limit\\)"):
         load_split("ek100-test", cache=str(cache), sampling="even")
 
 

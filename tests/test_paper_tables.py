@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pandas as pd
@@ -141,11 +143,13 @@ def test_metric_labels_map_to_project_names():
 
 
 def test_variant_labels_round_trip_through_hcvg_run():
-    assert variant_label("handi", mask="stage1", hrl="on") == "handi[mask=stage1;hrl=on]"
-    assert parse_variant_label("handi[mask=stage1;hrl=on]") == ("handi", {"mask": "stage1", "hrl": "on"})
-    assert same_variant("handi[hrl=on,mask=stage1]", "handi[mask=stage1;hrl=on]")
+    assert variant_label("handi", mask="stage1", hrl="on") == "handi[mask=stage1,hrl=on]"
+    assert parse_variant_label("handi[mask=stage1,hrl=on]") == ("handi", {"mask": "stage1", "hrl": "on"})
+    assert same_variant("handi[hrl=on,mask=stage1]", "handi[mask=stage1,hrl=on]")
     assert parse_variant_label("pia") == ("pia", {})
-    specs = [ComponentSpec.parse(text) for text in ablation_adapter_specs()]
+    texts = ablation_adapter_specs()
+    assert texts[3] == "handi:mask=stage1,hrl=on,label=handi[mask=stage1,hrl=on]"  # the label's commas stay in it
+    specs = [ComponentSpec.parse(text) for text in texts]
     assert [s.label for s in specs] == [ablation_label(mask, hrl) for _, mask, hrl in (r.cells for r in TABLE2.sections[0].rows)]
     assert len({s.label for s in specs}) == 8
     assert all(s.name == "handi" and parse_variant_label(s.label)[1] == s.options for s in specs)
@@ -251,14 +255,16 @@ def test_run_fills_table1_and_compares():
 def test_table2_reads_variant_labels_and_split_map(capsys, tmp_path):
     summary = _summary([
         ("handi[mask=stage1,hrl=on]", "demo", "fid", "full", 5.0),
-        ("handi[mask=gt;hrl=off]", "demo", "fid", "full", 6.0),
-        ("handi[mask=none;hrl=off]", "demo", "fid", "ma", 7.0),
+        ("handi[mask=gt,hrl=off]", "demo", "fid", "full", 6.0),
+        ("handi[mask=none,hrl=off]", "demo", "fid", "ma", 7.0),
     ])
     run = tmp_path / "run"
     run.mkdir()
     summary.to_parquet(run / "summary.parquet")
     assert main(["tables", "--paper", "table2", "--run", str(run), "--split-as", "ek100-test=demo", "--format", "csv"]) == 0
-    lines = {tuple(line.split(",")[:4]): line.split(",")[5:7] for line in capsys.readouterr().out.splitlines()[1:]}
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]  # labels hold commas: CSV quotes them
+    assert ["Full", "4", "Stage 1", "✓", "handi[mask=stage1,hrl=on]"] == rows[11][:5]
+    lines = {tuple(row[:4]): row[5:7] for row in rows}
     assert lines[("Full", "4", "Stage 1", "✓")][1] == "5.000"
     assert lines[("Full", "7", "GT", "×")][1] == "6.000"
     assert lines[("MA", "1", "×", "×")][1] == "7.000"
@@ -266,6 +272,6 @@ def test_table2_reads_variant_labels_and_split_map(capsys, tmp_path):
 
 
 def test_every_spec_renders_published():
-    for spec in PAPER_TABLES.values():
+    for spec in map(PAPER_TABLES.get, PAPER_TABLES.names()):
         table = published_table(spec)
         assert any(cell.text for section in table.sections for row in section.rows for cell in row.values)

@@ -7,25 +7,26 @@ from pathlib import Path
 
 from benchmark.cli.base import Subcommand
 
-DATASETS = ("ek100", "ego4d")
+def dataset_names() -> list[str]:
+    """The choices of ``--dataset``: the dataset registry's names (no loader is imported)."""
+    from benchmark.datasets.registry import DATASETS
+
+    return DATASETS.names()
 
 
 def load_dataset_segments(args: argparse.Namespace):
-    """Segments and description of ``--dataset`` / ``--split`` (the loaders are imported lazily)."""
-    if args.dataset == "ek100":
-        from benchmark.datasets import epic_kitchens
+    """The `SegmentSelection` of ``--dataset`` / ``--split``, from the dataset registry.
 
-        segments, description = epic_kitchens.load_segments(
-            args.root, args.annotations, args.split, source=args.source, lego_split=args.lego_split,
-            split_method=args.split_method, test_fraction=args.test_fraction,
-        )  # fmt: skip
-        return segments, description, epic_kitchens.benchmark_side(args.split)
-    from benchmark.datasets import ego4d
+    Only the options given on the command line are passed (each loader has its own
+    defaults); one a dataset does not take is an error naming the ones it does.
+    """
+    from benchmark.datasets.registry import DATASETS
 
-    segments, description = ego4d.load_segments(
-        args.root, args.annotations, args.split, lego_split=args.lego_split, test_fraction=args.test_fraction
-    )
-    return segments, description, ego4d.benchmark_side(args.split)
+    given = {
+        "root": args.root, "split": args.split, "annotations": args.annotations, "lego_split": args.lego_split,
+        "test_fraction": args.test_fraction, "source": args.source, "split_method": args.split_method,
+    }  # fmt: skip
+    return DATASETS.create(args.dataset, **{k: v for k, v in given.items() if v is not None})
 
 
 def keep_videos(segments: list, description: dict, videos: str | None) -> list:
@@ -60,7 +61,7 @@ shorter than 16 frames) are skipped and listed in CACHE/report.jsonl with the re
             "prepare", help="write a split's clips into a clip cache", description=self.description,
             epilog=self.epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
         )  # fmt: skip
-        prepare.add_argument("--dataset", required=True, choices=DATASETS, help="which dataset")
+        prepare.add_argument("--dataset", required=True, choices=dataset_names(), help="which dataset")
         prepare.add_argument("--root", type=Path, required=True, help="dataset root in the official layout")
         prepare.add_argument("--annotations", type=Path, default=None, help="annotation folder (EK CSVs) or file (Ego4D FHO JSON)")
         prepare.add_argument("--split", default="validation", help="ek100: train | validation (= test); ego4d: train | test")
@@ -68,10 +69,10 @@ shorter than 16 frames) are skipped and listed in CACHE/report.jsonl with the re
         prepare.add_argument("--sampling", default="even", choices=["even", "end-8fps"], help="even: paper §4 (default); end-8fps: HANDI's code")
         prepare.add_argument("--size", type=int, default=256, help="output side after resize + center crop (default: 256)")
         prepare.add_argument("--allow-repeats", action="store_true", help="keep segments under 16 frames by repeating frames")
-        prepare.add_argument("--source", default="auto", choices=["auto", "videos", "rgb_frames"], help="ek100: read videos or extracted frames")
+        prepare.add_argument("--source", default=None, help="ek100: auto (default) | videos | rgb_frames: read videos or extracted frames")
         prepare.add_argument("--lego-split", type=Path, default=None, help="a LEGO split JSON selecting the samples")
-        prepare.add_argument("--split-method", default="official", choices=["official", "hash"], help="ek100 without LEGO file: official CSVs or a hash split")
-        prepare.add_argument("--test-fraction", type=float, default=0.1, help="hash split: share of videos on the test side")
+        prepare.add_argument("--split-method", default=None, help="ek100 without LEGO file: official (default) CSVs, or hash split")
+        prepare.add_argument("--test-fraction", type=float, default=None, help="hash split: share of videos on the test side (default: 0.1)")
         prepare.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count, at most 8)")
         prepare.add_argument("--videos", default=None, help="only these video / clip ids, comma-separated (a partial download)")
         prepare.add_argument("--limit", type=int, default=None, help="only the split's first N samples")
@@ -80,8 +81,9 @@ shorter than 16 frames) are skipped and listed in CACHE/report.jsonl with the re
     def run(self, args: argparse.Namespace) -> int:
         from benchmark.datasets.clip_cache import ClipSpec, prepare_cache
 
-        segments, description, side = load_dataset_segments(args)
-        segments = keep_videos(segments, description, args.videos)
+        selection = load_dataset_segments(args)
+        description, side = selection.description, selection.side
+        segments = keep_videos(selection.segments, description, args.videos)
         spec = ClipSpec(sampling=args.sampling, size=args.size, allow_repeats=args.allow_repeats)
         result = prepare_cache(
             segments, args.out, side, spec, description, workers=args.workers, limit=args.limit, progress=not args.no_progress

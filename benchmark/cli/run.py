@@ -8,7 +8,9 @@ from pathlib import Path
 
 from benchmark.cli.base import Subcommand
 from benchmark.run_config import ComponentSpec, RunConfig
+from benchmark.run_matrix import read_matrix_file, run_config_from_dict
 from benchmark.runner import Runner, RunResult
+from metrics.base import SCOPES
 
 DEFAULT_DEMO_ADAPTERS = ["static", "oracle"]
 # Metrics that need no downloaded weights (the hand model is built from PyPI) and run in
@@ -16,12 +18,6 @@ DEFAULT_DEMO_ADAPTERS = ["static", "oracle"]
 DEFAULT_DEMO_METRICS = [
     "psnr", "ssim", "background-fidelity", "background-motion", "hs-err", "hand-recall", "hand-precision",
 ]
-
-
-def _all_metrics() -> list[str]:
-    from metrics.registry import METRICS
-
-    return METRICS.names()
 
 
 def _report(result: RunResult) -> int:
@@ -68,6 +64,10 @@ def _ensure_demo_assets() -> None:
                 print(f"  could not get it; the metrics that need it will be skipped: {err}", file=sys.stderr)
 
 
+# The flags of `hcvg run` that are matrix keys (argparse dest = key).
+MATRIX_FLAGS = ("out", "adapters", "splits", "metrics", "extractors", "scopes", "seeds", "batch_size", "previews")
+
+
 class RunCommand(Subcommand):
     name = "run"
     help = "Run adapters × splits × seeds, score every clip, write summary and leaderboard."
@@ -75,42 +75,50 @@ class RunCommand(Subcommand):
   hcvg run --adapters static oracle --splits demo --out runs/demo
   hcvg run --adapters 'folder:root=outputs/my_model,label=my-model' --splits demo --out runs/mine
   hcvg run --adapters static --splits 'demo:num_samples=40' --metrics psnr ssim --seeds 0 1 2 --out runs/x
+  hcvg run --adapters static --metrics 'hs-err:missing=penalize' fid --extractors 'inception-pool3:mode=clean' --out runs/y
+  hcvg run --config matrix.yaml                 # the whole matrix in a YAML file
+  hcvg run --config matrix.yaml --seeds 0 1     # the file, with its seeds replaced
   hcvg run ... --out runs/x --resume      # continue a killed run; finished work is kept
 
-Components take options as NAME:key=value,key=value; `label=` names the adapter in
-tables (so one adapter, e.g. `folder`, can appear twice). Failures (an adapter that
-errors, a corrupt video, a metric that raises) go to RUN/failures.jsonl; the run goes on."""
+Components (adapters, splits, metrics, extractors) take options as NAME:key=value,key=value;
+values are checked against the component's constructor (true/false for booleans, a|b|c
+for lists, none for None), and a misspelt option or value is an error naming what is
+accepted. `label=` names the adapter in tables (so one adapter, e.g. `folder`, can
+appear twice); a label may hold brackets with commas: label=handi[mask=stage1,hrl=on].
+
+--config FILE reads a YAML matrix with the keys out, adapters, splits, metrics,
+extractors, scopes, seeds, batch_size, previews, num_frames, size, bootstrap_resamples
+and confidence; a component there is a NAME:key=value string or a mapping
+{name: folder, label: my-model, options: {root: outputs/my_model}}, and extractors map
+a name to its options ({inception-pool3: {mode: clean}}). Flags given beside --config
+replace the file's value of that key; the run is the same as the one the flags alone
+describe. Failures (an adapter that errors, a corrupt video, a metric that raises) go
+to RUN/failures.jsonl; the run goes on."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--adapters", nargs="+", required=True, metavar="ADAPTER", help="adapters to run (see `hcvg adapters list`)")
-        parser.add_argument("--splits", nargs="+", default=["demo"], metavar="SPLIT", help="splits to run on (default: demo)")
-        parser.add_argument("--metrics", nargs="+", default=None, metavar="METRIC", help="metrics (default: every registered metric)")
-        parser.add_argument("--scopes", nargs="+", default=["full", "ma"], choices=["full", "ma"], help="full frame and/or motion-area crop (default: both)")
-        parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one generation per seed (default: 0)")
-        parser.add_argument("--out", type=Path, required=True, help="run directory")
+        # Every matrix flag defaults to None ("not given"), so it overrides --config only when given.
+        parser.add_argument("--config", type=Path, default=None, metavar="MATRIX.yaml", help="read the run matrix from a YAML file; flags given beside it override its keys")
+        parser.add_argument("--adapters", nargs="+", default=None, metavar="ADAPTER", help="adapters to run (see `hcvg adapters list`); required unless in --config")
+        parser.add_argument("--splits", nargs="+", default=None, metavar="SPLIT", help="splits to run on (default: demo)")
+        parser.add_argument("--metrics", nargs="+", default=None, metavar="METRIC", help="metrics, with options as NAME:key=value (default: every registered metric)")
+        parser.add_argument("--extractors", nargs="+", default=None, metavar="EXTRACTOR", help="feature-extractor options as NAME:key=value, e.g. inception-pool3:mode=clean (default: each extractor's defaults)")
+        parser.add_argument("--scopes", nargs="+", default=None, choices=list(SCOPES), help="full frame and/or motion-area crop (default: both)")
+        parser.add_argument("--seeds", nargs="+", type=int, default=None, help="one generation per seed (default: 0)")
+        parser.add_argument("--out", type=Path, default=None, help="run directory; required unless in --config")
         parser.add_argument("--resume", action="store_true", help="continue an existing run directory")
-        parser.add_argument("--batch-size", type=int, default=8, help="largest batch passed to an adapter (default: 8)")
-        parser.add_argument("--previews", action="store_true", help="also write MP4 previews of generated clips")
+        parser.add_argument("--batch-size", type=int, default=None, help="largest batch passed to an adapter (default: 8)")
+        parser.add_argument("--previews", action="store_true", default=None, help="also write MP4 previews of generated clips")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def config_from(self, args: argparse.Namespace) -> RunConfig:
-        return RunConfig(
-            out=args.out,
-            adapters=[ComponentSpec.parse(a) for a in args.adapters],
-            splits=[ComponentSpec.parse(s) for s in args.splits],
-            metrics=args.metrics or _all_metrics(),
-            scopes=args.scopes,
-            seeds=args.seeds,
-            batch_size=args.batch_size,
-            previews=args.previews,
-        )
+        """The run: the --config file's matrix, with the flags given written over it."""
+        data = read_matrix_file(args.config) if args.config is not None else {}
+        flags = {key: getattr(args, key) for key in MATRIX_FLAGS}
+        data.update({key: value for key, value in flags.items() if value is not None})
+        return run_config_from_dict(data)
 
     def run(self, args: argparse.Namespace) -> int:
         config = self.config_from(args)
-        labels = [a.label for a in config.adapters]
-        if len(set(labels)) != len(labels):
-            print(f"error: adapter labels must be unique, got {labels}; add label=NAME to tell them apart", file=sys.stderr)
-            return 2
         result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
         return _report(result)
 
@@ -143,12 +151,12 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
 
     def run(self, args: argparse.Namespace) -> int:
         _ensure_demo_assets()
-        config = RunConfig(
-            out=args.out,
-            adapters=[ComponentSpec.parse(a) for a in args.adapters],
-            splits=[ComponentSpec("demo", {"num_samples": args.num_samples, "seed": args.seed})],
-            metrics=args.metrics,
-            previews=args.previews,
-        )
+        config = run_config_from_dict({
+            "out": args.out,
+            "adapters": args.adapters,
+            "splits": [ComponentSpec("demo", {"num_samples": args.num_samples, "seed": args.seed})],
+            "metrics": args.metrics,
+            "previews": args.previews,
+        })  # fmt: skip
         result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
         return _report(result)

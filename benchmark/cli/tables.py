@@ -9,8 +9,19 @@ from pathlib import Path
 from benchmark.cli.base import Subcommand
 from hcvg.errors import InputNotFoundError, InvalidInputError
 
-PAPER_TABLE_NAMES = ("table1", "table2", "table3", "timings")
-TABLE_FORMATS = ("md", "latex", "csv", "html")
+
+def paper_table_names() -> list[str]:
+    """The choices of ``--paper``: the paper-table registry's names."""
+    from leaderboards.specs import PAPER_TABLES
+
+    return PAPER_TABLES.names()
+
+
+def table_format_names() -> list[str]:
+    """The choices of ``--format``: the table-format registry's names (no renderer is imported)."""
+    from leaderboards.formats import TABLE_FORMATS
+
+    return TABLE_FORMATS.names()
 
 
 def parse_split_map(items: list[str]) -> dict[str, str]:
@@ -74,14 +85,14 @@ class TablesCommand(Subcommand):
 
 Paper tables: table1 (EpicKitchens → ek100-test, Ego4D → ego4d-test, Motion Intensive →
 ek100-motion-intensive), table2 (ablation; rows are adapter labels such as
-handi[mask=stage1;hrl=on]), table3 (BLIP large/base), timings (seconds per clip).
+handi[mask=stage1,hrl=on]), table3 (BLIP large/base), timings (seconds per clip).
 Bold is the best value per column and benchmark, underline the second best."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--run", type=Path, default=None, help="run directory holding summary.parquet")
-        parser.add_argument("--paper", choices=PAPER_TABLE_NAMES, default=None, help="render this paper table (without --run: the published numbers)")
+        parser.add_argument("--paper", choices=paper_table_names(), default=None, help="render this paper table (without --run: the published numbers)")
         parser.add_argument("--compare", action="store_true", help="with --paper and --run: show the published number and the difference beside ours")
-        parser.add_argument("--format", choices=TABLE_FORMATS, default="md", help="output format of --paper tables (default: md)")
+        parser.add_argument("--format", choices=table_format_names(), default="md", help="output format of --paper tables (default: md)")
         parser.add_argument("--marks", choices=("computed", "printed"), default="computed",
                             help="published tables: bold/underline from the values (default) or as the text extraction prints them")
         parser.add_argument("--split-as", nargs="+", default=[], metavar="PAPER_SPLIT=RUN_SPLIT", help="read a paper split from another split of the run")

@@ -35,7 +35,7 @@ import pandas as pd
 from hcvg.frames import resize_center_crop
 from benchmark.datasets.segments import CLIP_FRAMES, SAMPLING_MODES, Segment, SegmentError, sample_frame_indices
 from hcvg.atomic import atomic_write_bytes, atomic_write_parquet
-from hcvg.errors import InputNotFoundError, InvalidInputError, UnknownOptionError
+from hcvg.errors import InputNotFoundError, InvalidInputError
 from hcvg.sample import Sample
 from hcvg.splits import Split
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless
@@ -380,16 +380,13 @@ def prepare_command(dataset: str, split: str, cache: str | Path = "CACHE") -> st
     return f"hcvg data prepare --dataset {dataset} --root DATASET_ROOT --split {source_split} --out {cache}"
 
 
-def open_cached_split(name: str, dataset: str, split: str, cache: str | Path | None = None, limit: Any = None, **unknown: Any) -> CachedSplit:
+def open_cached_split(name: str, dataset: str, split: str, cache: Path | None = None, limit: int | None = None) -> CachedSplit:
     """Factory behind the registered real-data splits (``ek100-test:cache=DIR``).
 
     Raises:
-        TypeError: On an unknown option.
         FileNotFoundError: If ``cache`` is missing or holds no prepared cache.
         ValueError: If the cache holds another dataset or split.
     """
-    if unknown:
-        raise UnknownOptionError(f"split {name!r} has no option(s) {sorted(unknown)}; known: ['cache', 'limit']")
     if cache is None or not (Path(cache) / MANIFEST_FILE).is_file():
         where = f"none was found at {cache}" if cache is not None else "no cache=DIR option was given"
         cache = cache or "CACHE"
@@ -397,10 +394,6 @@ def open_cached_split(name: str, dataset: str, split: str, cache: str | Path | N
             f"split {name!r} reads a prepared clip cache, and {where}. Prepare it once with "
             f"`{prepare_command(dataset, split, cache)}`, then use '{name}:cache={cache}'"
         )
-    try:
-        limit = int(limit) if limit is not None else None
-    except ValueError:
-        raise InvalidInputError(f"split {name!r}: limit={limit!r} is not a whole number") from None
     split_obj = CachedSplit(cache, name=name, limit=limit)
     found = (split_obj.manifest.get("dataset"), split_obj.manifest.get("split"))
     if found != (dataset, split):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.datasets import lego_splits
+from benchmark.datasets.registry import SegmentSelection
 from benchmark.datasets.segments import Segment
 from hcvg.errors import InputNotFoundError, InvalidInputError
 
@@ -250,15 +251,35 @@ def load_segments(
     return segments, description
 
 
-def ego4d_train(**options: Any):
+def select_segments(
+    root: Path,
+    split: str = "test",
+    annotations: Path | None = None,
+    lego_split: Path | None = None,
+    test_fraction: float = lego_splits.DEFAULT_TEST_FRACTION,
+) -> SegmentSelection:
+    """The registered ``ego4d`` dataset (`benchmark.datasets.registry.SegmentLoader`).
+
+    Args:
+        root: Dataset root holding ``clips/``.
+        split: ``"train"`` or ``"test"`` (``"val"`` is an alias of test).
+        annotations: The FHO JSON, or a folder holding ``fho_main.json``.
+        lego_split: A LEGO split file for this side.
+        test_fraction: Hash split: share of videos on the test side.
+    """
+    segments, description = load_segments(root, annotations, split, lego_split=lego_split, test_fraction=test_fraction)
+    return SegmentSelection(segments, description, benchmark_side(split))
+
+
+def ego4d_train(cache: Path | None = None, limit: int | None = None):
     """The registered ``ego4d-train`` split: a prepared clip cache (option ``cache=DIR``)."""
     from benchmark.datasets.clip_cache import open_cached_split
 
-    return open_cached_split("ego4d-train", DATASET, "train", **options)
+    return open_cached_split("ego4d-train", DATASET, "train", cache, limit)
 
 
-def ego4d_test(**options: Any):
+def ego4d_test(cache: Path | None = None, limit: int | None = None):
     """The registered ``ego4d-test`` split: a prepared clip cache (option ``cache=DIR``)."""
     from benchmark.datasets.clip_cache import open_cached_split
 
-    return open_cached_split("ego4d-test", DATASET, "test", **options)
+    return open_cached_split("ego4d-test", DATASET, "test", cache, limit)

@@ -18,11 +18,12 @@ test set has no public narrations. The action text is the narration.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from benchmark.datasets import lego_splits
+from benchmark.datasets.registry import SegmentSelection
 from benchmark.datasets.segments import Segment
 from hcvg.errors import InputNotFoundError, InvalidInputError
 
@@ -224,15 +225,42 @@ def load_segments(
     return segments, description
 
 
-def ek100_train(**options: Any):
+def select_segments(
+    root: Path,
+    split: str = "validation",
+    annotations: Path | None = None,
+    lego_split: Path | None = None,
+    test_fraction: float = lego_splits.DEFAULT_TEST_FRACTION,
+    source: Literal["auto", "videos", "rgb_frames"] = "auto",
+    split_method: Literal["official", "hash"] = "official",
+) -> SegmentSelection:
+    """The registered ``ek100`` dataset (`benchmark.datasets.registry.SegmentLoader`).
+
+    Args:
+        root: Dataset root in the official layout.
+        split: ``"train"`` or ``"validation"`` (``"test"``: the validation set).
+        annotations: Folder of the annotation CSVs (default: looked up under ``root``).
+        lego_split: A LEGO split file selecting the samples.
+        test_fraction: Hash split: share of videos on the test side.
+        source: Read "videos", extracted "rgb_frames", or whichever exists ("auto").
+        split_method: "official" CSVs, or a "hash" split of every video.
+    """
+    segments, description = load_segments(
+        root, annotations, split, source=source, lego_split=lego_split, split_method=split_method,
+        test_fraction=test_fraction,
+    )  # fmt: skip
+    return SegmentSelection(segments, description, benchmark_side(split))
+
+
+def ek100_train(cache: Path | None = None, limit: int | None = None):
     """The registered ``ek100-train`` split: a prepared clip cache (option ``cache=DIR``)."""
     from benchmark.datasets.clip_cache import open_cached_split
 
-    return open_cached_split("ek100-train", DATASET, "train", **options)
+    return open_cached_split("ek100-train", DATASET, "train", cache, limit)
 
 
-def ek100_test(**options: Any):
+def ek100_test(cache: Path | None = None, limit: int | None = None):
     """The registered ``ek100-test`` split (official validation set, as in LEGO)."""
     from benchmark.datasets.clip_cache import open_cached_split
 
-    return open_cached_split("ek100-test", DATASET, "test", **options)
+    return open_cached_split("ek100-test", DATASET, "test", cache, limit)

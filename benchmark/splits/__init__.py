@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from benchmark.splits.annotated import AnnotatedSplit, HandAnnotationStore
+from hcvg.options import coerce_options
 from hcvg.splits import InMemorySplit, Split
 from hcvg.registry import Registry
 
@@ -38,11 +39,12 @@ def load_split(name: str, registry: Registry[SplitFactory] = SPLITS, hands: str 
 
     Raises:
         UnknownNameError: If no split has that name.
+        OptionError: If the split does not take an option, or a value is not allowed.
     """
     factory = registry.get(name)
     if hands and getattr(factory, "passes_hands", False):  # derived splits annotate their base
         options, hands = {**options, "hands": hands}, None
-    split = factory(**options)
+    split = registry.create(name, **options)  # options are coerced to the factory's types
     if not isinstance(split, Split):
         raise TypeError(f"split {name!r} built {type(split).__name__}, which is not a Split")
     if hands:
@@ -50,4 +52,21 @@ def load_split(name: str, registry: Registry[SplitFactory] = SPLITS, hands: str 
     return split
 
 
-__all__ = ["InMemorySplit", "SPLITS", "Split", "load_split"]
+def coerce_split_options(name: str, options: dict[str, Any], registry: Registry[SplitFactory] = SPLITS) -> dict[str, Any]:
+    """The options of `load_split` for ``name``, checked and typed (at the CLI edge).
+
+    ``hands`` is `load_split`'s own option (every split takes it); the rest are the
+    split factory's, coerced by its signature.
+
+    Raises:
+        UnknownNameError: If no split has that name.
+        OptionError: If the split does not take an option, or a value is not allowed.
+    """
+    own = {k: v for k, v in options.items() if k != "hands"}
+    typed = registry.coerce(name, own)
+    if "hands" in options:
+        typed["hands"] = coerce_options(load_split, {"hands": options["hands"]}, f"split {name!r}")["hands"]
+    return typed
+
+
+__all__ = ["InMemorySplit", "SPLITS", "Split", "coerce_split_options", "load_split"]

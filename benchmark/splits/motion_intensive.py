@@ -74,8 +74,11 @@ class MotionIntensiveSplit(Split):
         }
 
 
-def build_motion_intensive(base: str = "demo", fraction: float | str = 0.1, **base_options: Any) -> MotionIntensiveSplit:
-    """Factory for the registry: ``motion-intensive:base=NAME,fraction=0.1,<base options>``."""
+def build_motion_intensive(base: str = "demo", fraction: float = 0.1, **base_options: Any) -> MotionIntensiveSplit:
+    """Factory for the registry: ``motion-intensive:base=NAME,fraction=0.1,<base options>``.
+
+    The options it does not declare go to the base split, which checks them itself.
+    """
     from benchmark.splits import load_split
 
     try:
@@ -89,9 +92,9 @@ def build_motion_intensive(base: str = "demo", fraction: float | str = 0.1, **ba
 build_motion_intensive.passes_hands = True  # type: ignore[attr-defined]
 
 
-def build_ek100_motion_intensive(**options: Any) -> MotionIntensiveSplit:
+def build_ek100_motion_intensive(fraction: float = 0.1, **base_options: Any) -> MotionIntensiveSplit:
     """The paper's Motion Intensive benchmark: top 10% of ``ek100-test`` by motion area."""
-    split = build_motion_intensive(base="ek100-test", **options)
+    split = build_motion_intensive(base="ek100-test", fraction=fraction, **base_options)
     split.name = "ek100-motion-intensive"
     return split
 

@@ -133,7 +133,7 @@ def build_site(runs: list[SiteRun], out: Path, gallery: list[GallerySample] | No
                 scatter = speed_quality(points, out / "charts" / f"speed-{safe_name(split)}.png", f"{split}: speed vs quality (scope full)")
                 scatters.append(f'<img class="chart" src="charts/{scatter.name}" alt="speed vs quality on {html.escape(split)}">')
     runs_list = ", ".join(html.escape(run.name) for run in runs)
-    paper = "\n".join(render_html_fragment(published_table(spec)) for spec in PAPER_TABLES.values())
+    paper = "\n".join(render_html_fragment(published_table(spec)) for spec in map(PAPER_TABLES.get, PAPER_TABLES.names()))
     sections = [
         ("leaderboard", "Leaderboard", f"<p>Runs: {runs_list}. Click a column header to sort. Bold: best per column; brackets: 95% bootstrap CI.</p>" + "\n".join(tables)),
         ("charts", "Metrics", "\n".join(charts) or '<p class="na">No metrics.</p>'),
