@@ -453,14 +453,23 @@ def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any) -> N
 
 
 def merge_matrices(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
-    """The matrix a resumed run directory holds: everything stored plus what was added now."""
+    """The matrix a resumed run directory holds: everything stored plus what was added now.
+
+    Components are matched by label (adapters, splits) or name (metrics); the entry given
+    now wins, so a metric's new options are recorded beside its new ledger key.
+    """
     merged = dict(now)
-    for kind in ("adapters", "splits"):
-        labels = {c["label"] for c in now.get(kind, [])}
-        merged[kind] = [*now.get(kind, []), *(c for c in stored.get(kind, []) if c["label"] not in labels)]
-    for kind in ("metrics", "scopes", "seeds"):
+    for kind, key in (("adapters", "label"), ("splits", "label"), ("metrics", "name")):
+        given = {_component_key(c, key) for c in now.get(kind, [])}
+        merged[kind] = [*now.get(kind, []), *(c for c in stored.get(kind, []) if _component_key(c, key) not in given)]
+    for kind in ("scopes", "seeds"):
         merged[kind] = list(dict.fromkeys([*stored.get(kind, []), *now.get(kind, [])]))
+    merged["extractors"] = {**stored.get("extractors", {}), **now.get("extractors", {})}
     return merged
+
+
+def _component_key(component: Any, key: str) -> str:
+    return component[key] if isinstance(component, dict) else str(component)
 
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:

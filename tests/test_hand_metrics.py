@@ -82,7 +82,8 @@ def test_static_has_hand_error_where_hands_are_found(demo_hand_run):
 
 def test_ground_truth_features_are_cached_once_per_split(demo_hand_run):
     config, result = demo_hand_run
-    root = config.out / "features" / "hand-keypoints" / "full"
+    (fingerprint,) = (config.out / "features" / "hand-keypoints").iterdir()  # one extractor configuration
+    root = fingerprint / "full"
     assert len(list((root / "_ground_truth" / "demo").glob("*.npy"))) == 4
     assert len(list((root / "oracle" / "seed-0" / "demo").glob("*.npy"))) == 4
     assert math.isfinite(result.summary["value"].dropna().iloc[0])

@@ -22,7 +22,7 @@ def test_a_cut_short_failure_line_is_skipped_with_a_warning(tmp_path, caplog):
 
 
 def test_an_unreadable_cached_feature_is_recomputed_with_a_warning(tmp_path, caplog):
-    cache = FeatureCache(tmp_path / "features")
+    cache = FeatureCache(tmp_path / "features", fingerprints={"clip": "0123456789abcdef"})
     cache.save("clip", "full", "static/seed-0", "demo", "demo-0000", np.ones((2, 3), np.float32))
     path = cache.path("clip", "full", "static/seed-0", "demo", "demo-0000")
     np.testing.assert_array_equal(cache.load("clip", "full", "static/seed-0", "demo", "demo-0000"), np.ones((2, 3)))

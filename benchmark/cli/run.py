@@ -78,7 +78,7 @@ class RunCommand(Subcommand):
   hcvg run --adapters static --metrics 'hs-err:missing=penalize' fid --extractors 'inception-pool3:mode=clean' --out runs/y
   hcvg run --config matrix.yaml                 # the whole matrix in a YAML file
   hcvg run --config matrix.yaml --seeds 0 1     # the file, with its seeds replaced
-  hcvg run ... --out runs/x --resume      # continue a killed run; finished work is kept
+  hcvg run ... --out runs/x --resume      # continue a killed run, or score what was added
 
 Components (adapters, splits, metrics, extractors) take options as NAME:key=value,key=value;
 values are checked against the component's constructor (true/false for booleans, a|b|c
@@ -93,7 +93,14 @@ and confidence; a component there is a NAME:key=value string or a mapping
 a name to its options ({inception-pool3: {mode: clean}}). Flags given beside --config
 replace the file's value of that key; the run is the same as the one the flags alone
 describe. Failures (an adapter that errors, a corrupt video, a metric that raises) go
-to RUN/failures.jsonl; the run goes on."""
+to RUN/failures.jsonl; the run goes on.
+
+--resume computes exactly the cells (adapter, split, seed, sample, metric, scope) that
+RUN/ledger.parquet does not mark finished: those of a killed run, of a metric whose
+weights appeared since (`hcvg assets list`), of a metric, scope, seed, adapter or split
+added to the matrix, or of a metric whose options or weights changed. Stored clips are
+scored again, never regenerated; a run directory only grows. Reusing an adapter or
+split label with other options is refused (its clips were made with the old ones)."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         # Every matrix flag defaults to None ("not given"), so it overrides --config only when given.

@@ -65,7 +65,7 @@ def coerce_split_options(name: str, options: dict[str, Any], registry: Registry[
     own = {k: v for k, v in options.items() if k != "hands"}
     typed = registry.coerce(name, own)
     if "hands" in options:
-        typed["hands"] = coerce_options(load_split, {"hands": options["hands"]}, f"split {name!r}")["hands"]
+        typed["hands"] = coerce_options(load_split, {"hands": options["hands"]}, f"split {name!r}", require_all=False)["hands"]
     return typed
 
 
