@@ -28,7 +28,7 @@ def _report(result: RunResult) -> int:
     print(f"  summary:     {root / 'summary.parquet'} ({len(result.summary)} rows)")
     print(f"  scores:      {root / 'scores.parquet'} ({len(result.scores)} rows)")
     print(f"  leaderboard: {root / 'leaderboard.md'}")
-    print(f"  clips generated now: {result.generated}")
+    print(f"  clips generated now: {result.generated}; cells scored now: {result.computed_cells}")
     skipped = [f for f in failures if f.get("stage") == "metric-setup"]
     others = [f for f in failures if f.get("stage") != "metric-setup"]
     for failure in skipped:
