@@ -1,18 +1,22 @@
 """Tests for the hand-landmarker bundle: the cached file's structure and the builder.
 
 The real bundle is obtained before pytest (`hcvg assets fetch hand-landmarker`);
-tests that read it skip when it is absent. The builder's repacking step is tested on
+tests that read it skip when it is absent (and those on real images when
+../shared/data is absent). The builder's repacking step is tested on
 a small fake wheel, so nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hcvg.assets import sha256_of
+from hcvg.frames import read_image
 from benchmark.hand_landmarker_bundle import BUNDLE_MEMBERS, write_bundle_from_wheel
 
 
@@ -39,12 +43,34 @@ def test_cached_bundle_is_an_uncompressed_zip_of_two_tflite_models(landmarker_pa
                 assert member.read(8)[4:8] == b"TFL3", f"{info.filename} is not a TFLite model"
 
 
-def test_bundle_loads_in_mediapipe(landmarker_path: Path) -> None:
+# Real images with MediaPipe's reference output in ../shared/data/hands/detections.json:
+# a close-up with one hand, and an egocentric kitchen frame with both hands.
+REFERENCE_IMAGES = ["mpsamples_hand_thumb_up.jpg", "handi_docs_83.png"]
+
+
+@pytest.mark.parametrize("image_name", REFERENCE_IMAGES)
+def test_bundle_loads_in_mediapipe_and_finds_the_hands_in_a_real_image(
+    landmarker_path: Path, shared_data: Path, image_name: str
+) -> None:
+    import mediapipe as mp
     from mediapipe.tasks.python.core.base_options import BaseOptions
     from mediapipe.tasks.python.vision import HandLandmarker, HandLandmarkerOptions
 
+    reference = json.loads((shared_data / "hands" / "detections.json").read_text())
+    expected = [np.array(hand["keypoints"]) for hand in reference["files"][f"images/{image_name}"]["hands"]]
+    assert expected, f"detections.json lists no hand in {image_name}; pick an image with hands"
+    image = read_image(shared_data / "hands" / "images" / image_name)
+
     options = HandLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(landmarker_path)), num_hands=2)
-    HandLandmarker.create_from_options(options).close()
+    with HandLandmarker.create_from_options(options) as landmarker:
+        result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+    found = [np.array([[p.x, p.y] for p in hand]) for hand in result.hand_landmarks]
+    assert len(found) == len(expected), f"{image_name}: {len(found)} hands found, the reference has {len(expected)}"
+    for keypoints, reference_keypoints in zip(found, expected):
+        assert keypoints.shape == (21, 2)
+        assert ((keypoints >= 0) & (keypoints <= 1)).all(), "normalized keypoints must lie in [0, 1]"
+        # The reference is rounded to 5 decimals; 2e-3 of the image allows another CPU's kernels.
+        np.testing.assert_allclose(keypoints, reference_keypoints, rtol=0, atol=2e-3)
 
 
 def fake_wheel(path: Path, models: dict[str, bytes]) -> Path:

@@ -1,7 +1,5 @@
 """HS-Err (paper Eq. 2) and hand-detection recall / precision."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -79,11 +77,3 @@ def test_static_has_hand_error_where_hands_are_found(demo_hand_run):
         assert summary[("oracle", "hs-err", scope)] == 0.0
         assert summary[("oracle", "hand-recall", scope)] == 1.0
 
-
-def test_ground_truth_features_are_cached_once_per_split(demo_hand_run):
-    config, result = demo_hand_run
-    (fingerprint,) = (config.out / "features" / "hand-keypoints").iterdir()  # one extractor configuration
-    root = fingerprint / "full"
-    assert len(list((root / "_ground_truth" / "demo").glob("*.npy"))) == 4
-    assert len(list((root / "oracle" / "seed-0" / "demo").glob("*.npy"))) == 4
-    assert math.isfinite(result.summary["value"].dropna().iloc[0])

@@ -13,11 +13,13 @@ import pytest
 
 from hcvg.options import OptionError
 from hcvg.registry import Registry, UnknownNameError
-from metrics.base import Metric, MetricUndefined, SampleMetric, SCOPES, ScoredItem
+from metrics.base import DistributionMetric, Metric, MetricUndefined, SampleMetric, SCOPES, ScoredItem
 from metrics.registry import METRICS, create_metric
 from metrics.scope import ScopeConfig, apply_scope
 
 NAMES = METRICS.names()
+SAMPLE_NAMES = [n for n in NAMES if METRICS.get(n).level == "sample"]
+DISTRIBUTION_NAMES = [n for n in NAMES if METRICS.get(n).level == "distribution"]
 SIZE, NUM_FRAMES = 48, 4
 # A small crop size keeps the "ma" items as cheap as the "full" ones.
 SMALL_SCOPE = ScopeConfig(size=SIZE)
@@ -72,7 +74,9 @@ _EXTRACTORS: dict = {}
 
 
 def test_builtins_are_registered():
-    assert {"psnr", "ssim", "background-fidelity", "background-motion", "hs-err", "hand-recall"} <= set(NAMES)
+    assert {"psnr", "ssim", "background-fidelity", "background-motion", "hs-err", "hand-recall"} <= set(SAMPLE_NAMES)
+    assert {"fid", "fvd"} <= set(DISTRIBUTION_NAMES)
+    assert sorted(SAMPLE_NAMES + DISTRIBUTION_NAMES) == sorted(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -82,6 +86,8 @@ def test_metric_declares_its_contract(name):
     assert type(metric).name == metric.name == name
     assert isinstance(metric.higher_is_better, bool)
     assert metric.level in ("sample", "distribution")
+    # The level names the protocol the runner drives: score() or update()/compute().
+    assert isinstance(metric, SampleMetric if metric.level == "sample" else DistributionMetric)
     assert isinstance(metric.needs_motion_area, bool)
     config = metric.config()
     assert isinstance(config, dict) and config, "config() must record the metric's preprocessing choices"
@@ -89,22 +95,18 @@ def test_metric_declares_its_contract(name):
 
 
 @pytest.mark.parametrize("scope", SCOPES)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_metric_scores_a_random_item_deterministically(name, scope):
     metric = create_metric(name)
-    if not isinstance(metric, SampleMetric):
-        pytest.skip(f"{name} is distribution-level; it has no per-item score")
     item = _item(scope, metric=metric)
     value = metric.score(item)
     assert isinstance(value, float) and math.isfinite(value)
     assert create_metric(name).score(_item(scope, metric=metric)) == value  # fresh instance, fresh arrays
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_metric_without_a_mask_is_undefined_only_if_it_needs_one(name):
     metric = create_metric(name)
-    if not isinstance(metric, SampleMetric):
-        pytest.skip(f"{name} is distribution-level; it has no per-item score")
     item = _item("full", with_mask=False, metric=metric)
     if metric.needs_motion_area:
         with pytest.raises(MetricUndefined):
@@ -113,16 +115,115 @@ def test_metric_without_a_mask_is_undefined_only_if_it_needs_one(name):
         assert math.isfinite(metric.score(item))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_metric_does_not_modify_its_input(name):
     metric = create_metric(name)
-    if not isinstance(metric, SampleMetric):
-        pytest.skip(f"{name} is distribution-level; it has no per-item score")
     item = _item("full", metric=metric)
     before = [a.copy() for a in (item.generated, item.target, item.context, item.motion_area)]
     metric.score(item)
     for old, new in zip(before, (item.generated, item.target, item.context, item.motion_area)):
         np.testing.assert_array_equal(old, new)
+
+
+# -- distribution-level metrics: update / compute / reset / merge --------------------------
+
+FEATURE_DIM = 8  # a small feature width keeps a Fréchet distance's matrix square root cheap
+_FEATURE_SHAPES: dict[str, tuple[int, ...]] = {}
+
+
+def _feature_shape(name: str) -> tuple[int, ...]:
+    """The shape of extractor ``name``'s features of one benchmark clip, last axis cut to `FEATURE_DIM`.
+
+    E.g. ``[15, 2048]`` per clip (Inception, one row per frame) becomes ``[15, 8]``, and
+    ``[400]`` (I3D, one vector per clip) becomes ``[8]``.
+    """
+    if name not in _FEATURE_SHAPES:
+        from benchmark.splits import load_split
+        from metrics.features.registry import FEATURES
+
+        clip = load_split("demo", num_samples=1).get("demo-0000").target
+        try:
+            extractor = _EXTRACTORS.setdefault(name, FEATURES.get(name).for_tests())
+        except FileNotFoundError as err:
+            pytest.skip(f"feature extractor {name!r} unavailable: {err}")
+        _FEATURE_SHAPES[name] = (*extractor.extract([clip])[0].shape[:-1], FEATURE_DIM)
+    return _FEATURE_SHAPES[name]
+
+
+def _distribution_items(metric: Metric, count: int, offset: float = 0.5, identical: bool = False) -> list[ScoredItem]:
+    """``count`` items carrying random features shaped like the metric's extractors' outputs.
+
+    Distribution metrics read only features, so the frames are empty (as in the runner).
+    Target features are standard normal; generated ones are other draws shifted by
+    ``offset``, or copies of the targets when ``identical``.
+    """
+    rng = np.random.default_rng(0)
+    empty = np.empty((0,), dtype=np.uint8)
+    items = []
+    for i in range(count):
+        item = ScoredItem(f"sample-{i}", "full", empty, empty, empty, None, "pick up the cup")
+        for name in metric.features:
+            shape = _feature_shape(name)
+            target = rng.normal(size=shape).astype(np.float32)
+            generated = target.copy() if identical else (rng.normal(size=shape) + offset).astype(np.float32)
+            item.features[name], item.target_features[name] = generated, target
+        items.append(item)
+    return items
+
+
+def _filled(name: str, items: list[ScoredItem]) -> DistributionMetric:
+    metric = create_metric(name)
+    for item in items:
+        metric.update(item)
+    return metric
+
+
+@pytest.mark.parametrize("name", DISTRIBUTION_NAMES)
+def test_distribution_metric_accumulates_computes_and_resets(name):
+    metric = create_metric(name)
+    with pytest.raises(MetricUndefined):
+        metric.compute()  # nothing added yet
+    items = _distribution_items(metric, 12)
+    for item in items:
+        metric.update(item)
+    value = metric.compute()
+    assert isinstance(value, float) and math.isfinite(value)
+    assert metric.compute() == value, "compute() must read the state, not consume it"
+    stepwise = _filled(name, items[:5])
+    stepwise.compute()
+    for item in items[5:]:
+        stepwise.update(item)
+    assert stepwise.compute() == pytest.approx(value, rel=1e-9), "updates after a compute() must add to the same state"
+    metric.reset()
+    with pytest.raises(MetricUndefined):
+        metric.compute()
+    others = _distribution_items(metric, 12, offset=2.0)
+    for item in others:
+        metric.update(item)
+    assert metric.compute() == pytest.approx(_filled(name, others).compute(), rel=1e-12), "reset() must forget everything"
+
+
+@pytest.mark.parametrize("name", DISTRIBUTION_NAMES)
+def test_distribution_metric_is_zero_on_identical_sets(name):
+    metric = create_metric(name)
+    same = _filled(name, _distribution_items(metric, 12, identical=True)).compute()
+    apart = _filled(name, _distribution_items(metric, 12, offset=1.0)).compute()
+    assert apart > 1.0  # means one apart in each of 8 dimensions
+    assert abs(same) <= 1e-6 * apart
+
+
+@pytest.mark.parametrize("name", DISTRIBUTION_NAMES)
+def test_distribution_metric_merges_shards_to_the_one_pass_value(name):
+    metric = create_metric(name)
+    items = _distribution_items(metric, 12)
+    whole = _filled(name, items).compute()
+    first, second = _filled(name, items[:5]), _filled(name, items[5:])
+    assert callable(getattr(first, "merge", None)), f"{name} must merge shard states (merge(other))"
+    first.merge(second)
+    assert first.compute() == pytest.approx(whole, rel=1e-9)
+    empty = create_metric(name)
+    empty.merge(_filled(name, items))
+    assert empty.compute() == pytest.approx(whole, rel=1e-9)
 
 
 # -- create_metric on a fresh registry -------------------------------------------------

@@ -271,3 +271,86 @@ def test_prompt_embeddings_are_computed_once_per_sample(tmp_path, square_samples
                     progress=False).run()
     assert len(calls) == len(square_samples)
     assert (result.scores["value"] == 1.0).all() and len(result.scores) == 2 * 2 * len(square_samples)
+
+
+def test_ground_truth_features_are_cached_once_per_split(tmp_path, square_samples):
+    """A backbone embeds each generated clip once per scope, and each ground-truth clip once per scope for
+    the whole split, whatever the number of adapters; rescoring after a kill embeds nothing again."""
+    from collections import Counter
+
+    from metrics.base import SampleMetric
+    from metrics.features.base import FeatureExtractor
+
+    embedded: Counter = Counter()  # side -> clips embedded
+
+    class Grey(Adapter):
+        """A flat grey clip: its clips are told apart from the ground truth by content."""
+
+        name: ClassVar[str] = "grey"
+        capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=4)
+
+        def __init__(self, value: int = 0):
+            self.value = int(value)
+
+        def generate(self, requests):
+            return [np.full((r.num_frames, *r.size, 3), self.value, np.uint8) for r in requests]
+
+    class CountingExtractor(FeatureExtractor):
+        """Per-frame mean intensity, counting the clips it embeds by side."""
+
+        name = "counting"
+
+        def extract(self, videos):
+            for video in videos:
+                # Generated clips are flat; ground-truth clips (a square on texture) never are.
+                embedded[f"grey-{video.flat[0]}" if video.min() == video.max() else "ground-truth"] += 1
+            return [video.reshape(len(video), -1).mean(axis=1).astype(np.float32) for video in videos]
+
+    class MeanIntensityGap(SampleMetric):
+        name = "mean-intensity-gap"
+        features = ("counting",)
+
+        def score(self, item):
+            return float(np.abs(item.features["counting"] - item.target_features["counting"]).mean())
+
+    adapter_registry, split_registry = registries(square_samples)
+    adapter_registry.register("grey", Grey)
+    features = Registry("feature extractor")
+    features.register("counting", CountingExtractor)
+    metrics = Registry("metric")
+    metrics.register("mean-intensity-gap", MeanIntensityGap)
+    config = RunConfig(
+        out=tmp_path / "run",
+        adapters=[ComponentSpec("grey", {"value": 10}, label="grey-10"), ComponentSpec("grey", {"value": 20}, label="grey-20")],
+        splits=[ComponentSpec("squares")],
+        metrics=["mean-intensity-gap"],
+        scopes=["full", "ma"],
+        batch_size=2,  # two batches per adapter: the cache must also hold across batches
+    )
+
+    def run(resume=False):
+        return Runner(config, resume=resume, adapters=adapter_registry, splits=split_registry, metrics=metrics,
+                      features=features, progress=False).run()
+
+    result = run()
+    assert result.failures == []
+    clips_per_side = len(square_samples) * 2  # samples × scopes
+    assert embedded == {"grey-10": clips_per_side, "grey-20": clips_per_side, "ground-truth": clips_per_side}
+    # Both adapters were scored against the ground truth's features of the right sample.
+    scores = result.scores.set_index(["adapter", "sample_id", "scope"])["value"]
+    for sample in square_samples:
+        target_means = sample.target.reshape(len(sample.target), -1).mean(axis=1)
+        for value in (10, 20):
+            expected = np.abs(value - target_means).mean()
+            assert scores[(f"grey-{value}", sample.id, "full")] == pytest.approx(expected, rel=1e-5)
+
+    # As if killed after the videos and features were written but before the scores were:
+    # rescoring reads every feature from the cache.
+    for part in (tmp_path / "run" / "parts" / "scores").glob("*.parquet"):
+        part.unlink()
+    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
+        if (pd.read_parquet(part)["stage"] == "score").any():
+            part.unlink()
+    again = run(resume=True)
+    assert embedded == {"grey-10": clips_per_side, "grey-20": clips_per_side, "ground-truth": clips_per_side}
+    pd.testing.assert_frame_equal(again.summary, result.summary)
