@@ -344,12 +344,10 @@ def test_ground_truth_features_are_cached_once_per_split(tmp_path, square_sample
             expected = np.abs(value - target_means).mean()
             assert scores[(f"grey-{value}", sample.id, "full")] == pytest.approx(expected, rel=1e-5)
 
-    # As if killed after the videos and features were written but before the scores were:
-    # rescoring reads every feature from the cache.
-    for part in (tmp_path / "run" / "parts" / "scores").glob("*.parquet"):
-        part.unlink()
-    for part in (tmp_path / "run" / "parts" / "timings").glob("*.parquet"):
-        if (pd.read_parquet(part)["stage"] == "score").any():
+    # As if killed after the videos and features were written but before the scores and
+    # the ledger were: rescoring reads every feature from the cache.
+    for table in ("scores", "ledger"):
+        for part in (tmp_path / "run" / "parts" / table).glob("*.parquet"):
             part.unlink()
     again = run(resume=True)
     assert embedded == {"grey-10": clips_per_side, "grey-20": clips_per_side, "ground-truth": clips_per_side}
