@@ -11,13 +11,17 @@ manifest.jsonl
       expanded_prompt  the enriched description where the split has one, else null
       context          the context frame (frame 0) as a path relative to DIR,
                        "contexts/<id>.png" (8-bit RGB PNG, height x width)
+      motion_area      the ground-truth motion area where the split has one (for models
+                       conditioned on it, as HANDI is), "masks/<id>.png" (8-bit
+                       grey PNG, 255 inside), else null
       num_frames       L, the frames to generate after the context frame (default 15)
       height, width    the size of every generated frame in pixels (256 x 256)
       fps              8, the nominal frame rate clips are stored at
       output           the file name the model writes: "<id>.mkv"
 
-contexts/<id>.png
-    The context frames.
+contexts/<id>.png, masks/<id>.png
+    The context frames, and the motion areas where the split has them (a split
+    annotated by `hcvg masks build` with hands=DIR, or the demo).
 
 export.json
     What was exported: the split as given and as the suite describes it, L, fps, the
@@ -46,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from tqdm.auto import tqdm
 
 from hcvg import NUM_FRAMES
@@ -57,6 +62,7 @@ from hcvg.splits import Split
 MANIFEST = "manifest.jsonl"
 HEADER = "export.json"
 CONTEXTS = "contexts"
+MASKS = "masks"
 # The frame rate the run store writes clips at (`write_video_lossless`'s default):
 # metrics compare frames, so it is the model's to use only as a hint for its own sampling.
 FPS = 8
@@ -78,6 +84,8 @@ class InputRecord:
         prompt: The action text.
         expanded_prompt: The enriched description, or None where the split has none.
         context: Path of the context PNG, relative to the export folder.
+        motion_area: Path of the motion-area PNG (255 inside), or None where the
+            sample has no motion area.
         num_frames: L, frames to generate after the context frame.
         height: Frame height in pixels.
         width: Frame width in pixels.
@@ -90,6 +98,7 @@ class InputRecord:
     prompt: str
     expanded_prompt: str | None
     context: str
+    motion_area: str | None
     num_frames: int
     height: int
     width: int
@@ -106,6 +115,7 @@ class InputRecord:
             prompt=sample.prompt,
             expanded_prompt=sample.expanded_prompt,
             context=f"{CONTEXTS}/{sample.id}.png",
+            motion_area=None if sample.motion_area is None else f"{MASKS}/{sample.id}.png",
             num_frames=num_frames,
             height=height,
             width=width,
@@ -129,11 +139,11 @@ def _check_file_stem(sample_id: str) -> None:
         raise InvalidInputError(f"sample id {sample_id!r} cannot name a file (it holds a path separator or starts with '.')")
 
 
-def _png_bytes(image) -> bytes:
-    """uint8 ``[H, W, 3]`` RGB → PNG bytes (lossless)."""
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+def _png_bytes(image: np.ndarray) -> bytes:
+    """uint8 ``[H, W, 3]`` RGB or ``[H, W]`` grey → PNG bytes (lossless)."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
     if not ok:
-        raise OSError("OpenCV could not encode the context frame as PNG")
+        raise OSError(f"OpenCV could not encode a {image.shape} image as PNG")
     return encoded.tobytes()
 
 
@@ -172,11 +182,14 @@ def export_inputs(
             raise ExportExistsError(f"{out} already holds an export ({MANIFEST}); pass --overwrite to replace it, or choose another --out")
         manifest.unlink()  # first, so a half-done re-export never passes for a whole one
         shutil.rmtree(out / CONTEXTS, ignore_errors=True)
+        shutil.rmtree(out / MASKS, ignore_errors=True)
     records = []
     for sample_id in tqdm(split.ids(), desc="hcvg export", unit="sample", disable=not progress, dynamic_ncols=True):
         sample = split.get(sample_id)
         record = InputRecord.of(sample, num_frames)
         atomic_write_bytes(out / record.context, _png_bytes(sample.context))
+        if record.motion_area is not None:
+            atomic_write_bytes(out / record.motion_area, _png_bytes(sample.motion_area.astype(np.uint8) * 255))
         records.append(record)
     spec = split_spec or split.name
     header = {

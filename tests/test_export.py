@@ -13,6 +13,9 @@ from PIL import Image
 from benchmark.cli.main import main
 from benchmark.export import ExportExistsError, export_inputs, read_manifest
 from benchmark.splits import load_split
+from hcvg.errors import InvalidInputError
+from hcvg.sample import Sample
+from hcvg.splits import InMemorySplit
 
 SPLIT = "demo:num_samples=3"
 
@@ -59,6 +62,8 @@ def test_export_writes_one_record_per_sample_with_its_context_png(demo_split, tm
         assert record.output == f"{sample.id}.mkv" and record.context == f"contexts/{sample.id}.png"
         png = np.asarray(Image.open(tmp_path / "inputs" / record.context))
         assert np.array_equal(png, sample.context)  # lossless, RGB in the right order
+        assert sample.motion_area is not None and record.motion_area == f"masks/{sample.id}.png"
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "inputs" / record.motion_area)) == 255, sample.motion_area)
     header = json.loads((tmp_path / "inputs" / "export.json").read_text())
     assert header["split"] == SPLIT and header["num_samples"] == 3 and header["num_frames"] == 15
     assert f"--splits '{SPLIT}'" in header["score_with"]
@@ -106,3 +111,19 @@ def test_exported_inputs_round_trip_through_an_external_model_and_folder(tmp_pat
     scores = pd.read_parquet(run / "scores.parquet").set_index(["metric", "sample_id", "adapter"])["value"].unstack("adapter")
     assert len(scores) == 2 * 3  # two metrics, three samples, each scored for both adapters
     np.testing.assert_array_equal(scores["external"].to_numpy(), scores["static"].to_numpy())
+
+
+def test_a_sample_without_motion_area_exports_null_and_no_mask(tmp_path):
+    context = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    sample = Sample("clip-1", "mine", "open drawer", context, np.repeat(context[None], 4, axis=0), expanded_prompt="a hand opens a drawer")
+    export_inputs(InMemorySplit("mine", [sample]), tmp_path, num_frames=4)
+    (record,) = read_manifest(tmp_path)
+    assert record.motion_area is None and not (tmp_path / "masks").exists()
+    assert (record.expanded_prompt, record.height, record.width) == ("a hand opens a drawer", 32, 48)
+
+
+def test_an_id_that_cannot_name_a_file_is_refused(tmp_path):
+    context = np.zeros((8, 8, 3), np.uint8)
+    sample = Sample("../escape", "mine", "p", context, context[None])
+    with pytest.raises(InvalidInputError, match="cannot name a file"):
+        export_inputs(InMemorySplit("mine", [sample]), tmp_path, num_frames=1)
