@@ -43,8 +43,8 @@ class FolderAdapter(Adapter):
         resize: Resize + center-crop frames to the requested size. Off by default:
             the benchmark never guesses, so a wrong size is an error unless asked.
         color: "require" (default) refuses a grayscale video — a single-channel stream
-            (pix_fmt gray, gray16le, ya8, ...) or frames that are all grey (R = G = B)
-            while the sample's context frame is in colour — since scoring it against
+            (pix_fmt gray, gray16le, ya8, ...) or frames that are all grey (R = G = B) —
+            for a sample whose context frame is in colour, since scoring it against
             colour ground truth measures the missing colour, not the model (PSNR 18
             instead of 37). "allow" scores it, its channel repeated as RGB.
 
@@ -143,15 +143,16 @@ class FolderAdapter(Adapter):
             request: Its request; its context frame, when present, tells whether the
                 sample is in colour at all (a grey dataset's clips are grey by right).
         """
+        context = request.context
+        if context is None or _all_grey(context):
+            return  # a grey sample's clip is grey by right: nothing says colour is missing
         info = probe_video(path)
         if info.grayscale:
             raise InvalidInputError(
-                f"{path}: the video stream is grayscale (pix_fmt {info.pix_fmt}, one channel), the ground truth is in colour; "
-                "write RGB frames, or pass color=allow to this adapter to score it anyway"
+                f"{path}: the video stream is grayscale (pix_fmt {info.pix_fmt}, one channel) while the sample's "
+                "context frame is in colour; write RGB frames, or pass color=allow to this adapter to score it anyway"
             )
-        context = request.context
-        context_is_colour = context is not None and not _all_grey(context)
-        if context_is_colour and _all_grey(video):
+        if _all_grey(video):
             raise InvalidInputError(
                 f"{path}: every frame is grey (R = G = B, stored as {info.pix_fmt}) while the sample's context frame is in colour; "
                 "write the model's colour frames, or pass color=allow to this adapter to score it anyway"

@@ -113,7 +113,7 @@ def _stream_info(container: av.container.InputContainer) -> VideoInfo:
         fmt = av.VideoFormat(pix_fmt)
         # A palette (GIF's pal8) holds colour behind its single index plane.
         channels = 3 if fmt.has_palette or fmt.is_rgb else sum(1 for c in fmt.components if not c.is_alpha)
-    except ValueError:  # a format PyAV does not know: assume colour rather than refuse it
+    except ValueError:  # a format PyAV does not know: taken as colour; `folder` still checks the frames for R = G = B
         channels = 3
     if stream.frames:
         return VideoInfo(pix_fmt, channels, int(stream.frames), "the container's frame count")
