@@ -1,4 +1,10 @@
-"""`folder`: scores precomputed videos, one file per sample id, from any external model."""
+"""`folder`: scores precomputed videos, one file per sample id, from any external model.
+
+The inputs for such a model come from `hcvg export inputs` (`benchmark.export`): its
+manifest names, per sample, the file this adapter reads (``<id>.mkv``). A file is
+refused, with the reason in ``failures.jsonl``, when it is empty, truncated, grayscale
+(``color=require``, the default), or one of two files for the same id.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ import numpy as np
 from adapters.fitting import Fitting, FittingError, fit_video
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest
 from hcvg.errors import InputNotFoundError, InvalidInputError, UserError
-from hcvg.video_io import VIDEO_SUFFIXES, read_video, write_video_lossless
+from hcvg.video_io import VIDEO_SUFFIXES, probe_video, read_video, write_video_lossless
 
 FramePolicy = Literal["strict", "first", "last", "even"]
+ColorPolicy = Literal["require", "allow"]
 
 
 class NotAFolderError(UserError, NotADirectoryError):
@@ -35,23 +42,31 @@ class FolderAdapter(Adapter):
             "first" / "last" (the first / last L frames), "even" (L evenly spaced).
         resize: Resize + center-crop frames to the requested size. Off by default:
             the benchmark never guesses, so a wrong size is an error unless asked.
+        color: "require" (default) refuses a grayscale video — a single-channel stream
+            (pix_fmt gray, gray16le, ya8, ...) or frames that are all grey (R = G = B) —
+            for a sample whose context frame is in colour, since scoring it against
+            colour ground truth measures the missing colour, not the model (PSNR 18
+            instead of 37). "allow" scores it, its channel repeated as RGB.
 
     Raises:
         NotAFolderError: If ``root`` is not a directory.
-        InvalidInputError: If ``frames`` is not one of the policies.
+        InvalidInputError: If ``frames`` or ``color`` is not one of the policies.
     """
 
     name: ClassVar[str] = "folder"
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=16)
 
-    def __init__(self, root: Path, frames: FramePolicy = "strict", resize: bool = False):
+    def __init__(self, root: Path, frames: FramePolicy = "strict", resize: bool = False, color: ColorPolicy = "require"):
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotAFolderError(f"folder adapter: root {self.root} is not a directory; pass root=DIR holding one video per sample id")
         if frames not in ("strict", "first", "last", "even"):
             raise InvalidInputError(f"folder adapter: frames must be strict, first, last or even; got {frames!r}")
+        if color not in ("require", "allow"):
+            raise InvalidInputError(f"folder adapter: color must be require or allow; got {color!r}")
         self.frames = frames
         self.resize = resize
+        self.color = color
         # Stored clips are the model's output already: nothing to drop.
         self._fitting = Fitting(spatial="center-crop" if self.resize else "strict", temporal=frames)
 
@@ -72,7 +87,7 @@ class FolderAdapter(Adapter):
         return adapter
 
     def options(self) -> dict:
-        return {"root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize}
+        return {"root": str(self.root.resolve()), "frames": self.frames, "resize": self.resize, "color": self.color}
 
     def fitting(self) -> dict:
         return self._fitting.describe()
@@ -82,11 +97,17 @@ class FolderAdapter(Adapter):
 
         Raises:
             InputNotFoundError: If no file with a known video suffix exists.
+            InvalidInputError: If more than one does: which one the model meant is not
+                for the benchmark to guess.
         """
-        for suffix in VIDEO_SUFFIXES:
-            path = self.root / f"{sample_id}{suffix}"
-            if path.is_file():
-                return path
+        found = [path for path in (self.root / f"{sample_id}{suffix}" for suffix in VIDEO_SUFFIXES) if path.is_file()]
+        if len(found) > 1:
+            raise InvalidInputError(
+                f"folder adapter: sample {sample_id!r} has {len(found)} videos in {self.root}: "
+                f"{', '.join(path.name for path in found)}; keep one"
+            )
+        if found:
+            return found[0]
         raise InputNotFoundError(
             f"folder adapter: no video for sample {sample_id!r} in {self.root} "
             f"(looked for {sample_id}{{{','.join(VIDEO_SUFFIXES)}}})"
@@ -98,6 +119,8 @@ class FolderAdapter(Adapter):
     def _load(self, request: GenerationRequest) -> np.ndarray:
         path = self.video_path(request.sample_id)
         video = read_video(path)
+        if self.color == "require":
+            self._check_color(path, video, request)
         try:
             return fit_video(video, request, self._fitting, source=str(path))
         except FittingError as err:
@@ -110,3 +133,32 @@ class FolderAdapter(Adapter):
         if err.axis == "size" and not self.resize:
             return "; resize them, or pass resize=true to this adapter"
         return ""
+
+    def _check_color(self, path: Path, video: np.ndarray, request: GenerationRequest) -> None:
+        """Refuse a grayscale video (``color=require``); the message says how it was told apart.
+
+        Args:
+            path: The file ``video`` was decoded from.
+            video: uint8 ``[T, H, W, 3]`` as decoded.
+            request: Its request; its context frame, when present, tells whether the
+                sample is in colour at all (a grey dataset's clips are grey by right).
+        """
+        context = request.context
+        if context is None or _all_grey(context):
+            return  # a grey sample's clip is grey by right: nothing says colour is missing
+        info = probe_video(path)
+        if info.grayscale:
+            raise InvalidInputError(
+                f"{path}: the video stream is grayscale (pix_fmt {info.pix_fmt}, one channel) while the sample's "
+                "context frame is in colour; write RGB frames, or pass color=allow to this adapter to score it anyway"
+            )
+        if _all_grey(video):
+            raise InvalidInputError(
+                f"{path}: every frame is grey (R = G = B, stored as {info.pix_fmt}) while the sample's context frame is in colour; "
+                "write the model's colour frames, or pass color=allow to this adapter to score it anyway"
+            )
+
+
+def _all_grey(frames: np.ndarray) -> bool:
+    """True if every pixel of uint8 ``[..., 3]`` RGB ``frames`` has R = G = B."""
+    return bool(np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2]))

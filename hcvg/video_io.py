@@ -6,6 +6,7 @@ RGB exact): a lossy codec would move FID/FVD by itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -79,27 +80,128 @@ def write_video_preview(path: str | Path, frames: np.ndarray, fps: int = 8, crf:
     )
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
-    """Decode a video (any format FFmpeg reads, GIF included) to RGB frames.
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file's container says about its first video stream, before decoding.
 
-    Args:
-        path: The video file.
-        max_frames: Stop after this many frames.
+    Attributes:
+        pix_fmt: The stream's pixel format as FFmpeg names it (``"yuv420p"``, ``"gray"``).
+        channels: Colour channels the pixel format carries, alpha not counted: 1 for a
+            grayscale stream (``gray``, ``gray16le``, ``ya8``, ...), 3 otherwise.
+        expected_frames: How many frames the container says the stream holds, or None
+            where it does not say.
+        frames_source: Where ``expected_frames`` comes from, in words for a message:
+            ``"the container's frame count"`` (MP4, AVI store one) or ``"its duration
+            2.000 s × 8 fps"`` (Matroska and WebM store only the duration).
+    """
 
-    Returns:
-        uint8 ``[T, H, W, 3]`` RGB.
+    pix_fmt: str
+    channels: int
+    expected_frames: int | None
+    frames_source: str | None
+
+    @property
+    def grayscale(self) -> bool:
+        """The stream stores one colour channel: decoding to RGB repeats it three times."""
+        return self.channels == 1
+
+
+def _stream_info(container: av.container.InputContainer) -> VideoInfo:
+    stream = container.streams.video[0]
+    pix_fmt = stream.codec_context.pix_fmt or "unknown"
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+        # A palette (GIF's pal8) holds colour behind its single index plane.
+        channels = 3 if fmt.has_palette or fmt.is_rgb else sum(1 for c in fmt.components if not c.is_alpha)
+    except ValueError:  # a format PyAV does not know: taken as colour; `folder` still checks the frames for R = G = B
+        channels = 3
+    if stream.frames:
+        return VideoInfo(pix_fmt, channels, int(stream.frames), "the container's frame count")
+    rate = stream.average_rate or stream.guessed_rate
+    seconds = _stream_seconds(container, stream)
+    if rate and seconds:
+        expected = round(seconds * float(rate))
+        return VideoInfo(pix_fmt, channels, expected, f"its duration {seconds:.3f} s × {float(rate):g} fps")
+    return VideoInfo(pix_fmt, channels, None, None)
+
+
+def _stream_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+    """The video stream's duration: its own, Matroska's per-track tag, or the file's if it is the only stream."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")  # "HH:MM:SS.nnnnnnnnn", written by FFmpeg's Matroska muxer
+    if tag:
+        try:
+            hours, minutes, secs = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+        except ValueError:
+            pass  # a malformed tag says nothing; fall through to the container
+    if container.duration is not None and len(container.streams) == 1:  # with audio beside it, the file may run longer
+        return container.duration / av.time_base
+    return None
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's header: its pixel format and declared frame count (nothing is decoded).
 
     Raises:
-        VideoReadError: If the file is missing, unreadable, corrupt or empty.
+        VideoReadError: If the file is missing, empty, not a video or unreadable.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VideoReadError(f"{path}: no such video file")
-    frames = []
+    path = _existing_video(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoReadError(f"{path}: the file has no video stream")
+            return _stream_info(container)
+    except VideoReadError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as err:
+        raise VideoReadError(f"{path}: cannot open video ({type(err).__name__}: {err})") from err
+
+
+def _existing_video(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(f"{path}: no such video file")
+    if path.stat().st_size == 0:  # FFmpeg's own word for it is a vague "Invalid data"
+        raise VideoReadError(f"{path}: the file is empty (0 bytes)")
+    return path
+
+
+def _truncated(path: Path, decoded: int, info: VideoInfo) -> str:
+    return (
+        f"{path}: decoded {decoded} of the container's {info.expected_frames} frames: the file is truncated "
+        f"({info.expected_frames} from {info.frames_source})"
+    )
+
+
+def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Decode a video (any format FFmpeg reads, GIF included) to RGB frames.
+
+    A file that ends before the frames its container declares (a copy cut short, a
+    writer killed after the header was finalized) is refused as truncated rather than
+    returned short; the message says where the declared count comes from.
+
+    Args:
+        path: The video file.
+        max_frames: Stop after this many frames (the truncation check is then skipped).
+
+    Returns:
+        uint8 ``[T, H, W, 3]`` RGB; a grayscale stream's one channel is repeated
+        (`probe_video` tells such a stream apart).
+
+    Raises:
+        VideoReadError: If the file is missing, empty (0 bytes), unreadable, corrupt,
+            truncated or holds no frames.
+    """
+    path = _existing_video(path)
+    frames = []
+    info: VideoInfo | None = None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoReadError(f"{path}: the file has no video stream")
+            info = _stream_info(container)
             for frame in container.decode(video=0):
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if max_frames is not None and len(frames) >= max_frames:
@@ -107,7 +209,11 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     except VideoReadError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as err:
+        if frames and info is not None and info.expected_frames and len(frames) < info.expected_frames:
+            raise VideoReadError(f"{_truncated(path, len(frames), info)} ({type(err).__name__}: {err})") from err
         raise VideoReadError(f"{path}: cannot decode video ({type(err).__name__}: {err})") from err
     if not frames:
         raise VideoReadError(f"{path}: decoded no frames (empty or corrupt file)")
+    if max_frames is None and info is not None and info.expected_frames and len(frames) < info.expected_frames:
+        raise VideoReadError(_truncated(path, len(frames), info))
     return np.stack(frames)

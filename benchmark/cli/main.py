@@ -10,13 +10,14 @@ from benchmark.cli.adapters import AdaptersCommand
 from benchmark.cli.assets import AssetsCommand
 from benchmark.cli.base import Subcommand
 from benchmark.cli.data import DataCommand
+from benchmark.cli.export import ExportCommand
 from benchmark.cli.leaderboard import LeaderboardCommand
 from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand()]
 
 
 def build_parser() -> argparse.ArgumentParser:
