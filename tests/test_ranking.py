@@ -65,3 +65,15 @@ def test_equal_distribution_clip_counts_are_ranked():
     rows = [dict(adapter=a, split="demo", metric="fid", scope="full", value=v, ci_low=float("nan"), ci_high=float("nan"),
                  n=180, higher_is_better=False, level="distribution") for a, v in (("a", 10.0), ("b", 12.0))]
     assert "| a | **10†** |" in render_leaderboard(pd.DataFrame(rows))
+
+
+def test_site_table_bolds_the_common_set_winner_and_flags_missing_samples():
+    from leaderboards.site.build import SiteRun, leaderboard_table, merge_runs
+
+    merged, _ = merge_runs([SiteRun("run", summarize(_n11_vs_n12()), pd.DataFrame())])
+    html = leaderboard_table(merged, {}, "lb-demo-full")
+    steady = html.split('data-adapter="steady"')[1].split("</tr>")[0]
+    fragile = html.split('data-adapter="fragile"')[1].split("</tr>")[0]
+    assert 'class="best"' in steady and 'class="best"' not in fragile
+    assert "11 of 12 ‡" in fragile and "12 of 12" in steady
+    assert "psnr: 11 of 12" in html
