@@ -161,6 +161,13 @@ def basis_notes(view: pd.DataFrame, entity: str = "adapter") -> list[str]:
             by_n.setdefault(key, []).append(metric)
         parts = "; ".join(f"{', '.join(metrics)}: {key}" for key, metrics in by_n.items())
         notes.append(f"Shown and ranked on the common set, the samples every adapter was scored on ({parts}).")
+    same_n = view[(view["basis"] == "same-n") & (view["level"] != "distribution")]
+    if not same_n.empty:
+        notes.append(
+            f"{', '.join(sorted(same_n['metric'].unique()))}: ranked on each adapter's own samples, as many for each "
+            "but not known to be the same ones (the summary has no common-set columns; `hcvg run ... --resume` "
+            "rewrites it with them)."
+        )
     unranked = view[view["basis"] == "unranked"]
     for metric, rows in unranked.groupby("metric", sort=True):
         counts = ", ".join(f"{entry} {n}" for entry, n in zip(rows[entity], rows["n"]))
