@@ -236,7 +236,7 @@ def run_table(
     split_map = split_map or {}
     row_labels = _mapped_row_labels(spec, summary, adapter_map or {})
     reference = load_reference(spec.reference) if compare else None
-    sections = []
+    sections, common_cells, missing = [], 0, {}
     for section in spec.sections:
         split = split_map.get(section.split, section.split)
         rows = []
@@ -246,10 +246,16 @@ def run_table(
                 hit = _run_value(summary, row_labels.get(row.adapter, row.adapter_labels), section, split, column)
                 cell = Cell()
                 if hit is not None:
-                    value = float(hit["value"])
+                    # Sample-level values over the common set (`leaderboards.ranking`), so rows rank on the same samples.
+                    common = "common_value" in hit and not pd.isna(hit["common_value"]) and hit.get("level") != "distribution"
+                    prefix = "common_" if common else ""
+                    common_cells += common
+                    value = float(hit[f"{prefix}value"])
                     cell = Cell(text=format_number(value, column.decimals), value=value)
-                    if "ci_low" in hit and not pd.isna(hit["ci_low"]):
-                        cell.ci = (float(hit["ci_low"]), float(hit["ci_high"]))
+                    if f"{prefix}ci_low" in hit and not pd.isna(hit[f"{prefix}ci_low"]):
+                        cell.ci = (float(hit[f"{prefix}ci_low"]), float(hit[f"{prefix}ci_high"]))
+                    if "n_total" in hit and not pd.isna(hit["n_total"]) and hit["n"] < hit["n_total"]:
+                        missing[f"{hit['adapter']} on {split}"] = f"{int(hit['n'])} of {int(hit['n_total'])}"
                 if reference is not None:
                     published = _published_cell(reference, section, row.published, column)
                     cell.published_text, cell.published_value = published.text, published.value
@@ -265,6 +271,12 @@ def run_table(
             f"The run has none of this table's cells: it reads splits {', '.join(splits)} and adapters "
             f"{', '.join(spec.adapters())} (map a split with --split-as PAPER_SPLIT=RUN_SPLIT)."
         )
+    if common_cells:
+        table.notes.append("Sample-level values are over the common set: the samples every adapter of the run was "
+                           "scored on (summary.parquet keeps each adapter's full-n value).")
+    if missing:
+        table.notes.append("Scored on fewer samples than the split holds: "
+                           + "; ".join(f"{where} ({n})" for where, n in missing.items()) + ".")
     table.notes.append(
         "Rows are filled from adapter labels: "
         + "; ".join(f"{' '.join(r.cells)} = `{row_labels.get(r.adapter, (r.adapter,))[0]}`" for r in spec.sections[0].rows)

@@ -313,3 +313,14 @@ def test_as_splits_variant_labels_at_the_first_top_level_equals():
 
     assert parse_adapter_map(["handi[mask=gt,hrl=off]=mine[seed=1]", "pia=x"]) == {
         "handi[mask=gt,hrl=off]": "mine[seed=1]", "pia": "x"}
+
+
+def test_run_table_shows_common_set_values_and_names_missing_samples():
+    summary = _summary([("handi", "ek100-test", "hs-err", "full", 0.0150), ("pia", "ek100-test", "hs-err", "full", 0.0140)])
+    summary = summary.assign(level="sample", common_value=[0.0150, 0.0160], common_ci_low=0.01, common_ci_high=0.02,
+                             common_n=9, n=[10, 9], n_total=10.0)
+    table = run_table(TABLE1, summary)
+    ek = {row.adapter: row.values for row in table.sections[0].rows}
+    assert ek["pia"][0].text == "0.01600" and ek["handi"][0].rank == 1  # pia's own 9 samples (0.0140) would win
+    notes = " ".join(table.notes)
+    assert "common set" in notes and "pia on ek100-test (9 of 10)" in notes
