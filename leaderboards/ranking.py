@@ -133,7 +133,7 @@ def ranked_view(block: pd.DataFrame, entity: str = "adapter") -> pd.DataFrame:
 def entry_n(view: pd.DataFrame, entry: str, entity: str = "adapter") -> tuple[int, float, bool]:
     """(own samples, split size or NaN, missing) of one entry, over its sample-level metrics.
 
-    Falls back to distribution rows only when the entry has no sample-level metric.
+    An entry with only distribution metrics (FID/FVD) reports their clip counts instead.
     """
     rows = view[view[entity] == entry]
     sample = rows[rows["level"] != "distribution"]

@@ -28,7 +28,7 @@ def test_common_set_is_the_samples_every_adapter_was_scored_on():
     assert sorted(common["sample_id"]) == [f"demo-{i:04d}" for i in range(11)]
 
 
-def test_leaderboard_ranks_on_the_common_11_and_flags_the_adapter_with_12_missing_one():
+def test_leaderboard_over_n11_and_n12_ranks_on_the_common_11_and_flags_the_n11_adapter():
     summary = summarize(_n11_vs_n12())
     full = summary.set_index("adapter")
     assert full.loc["fragile", "value"] > full.loc["steady", "value"]  # the trap: full-n favours the failing model
