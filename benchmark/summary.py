@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leaderboards.ranking import COMMON_COLUMNS, restrict_to_common, split_sizes
+
 SUMMARY_KEYS = ["adapter", "split", "metric", "scope"]
 
 
@@ -52,8 +54,28 @@ def summarize(
     Returns:
         One row per adapter, split, metric, scope with value, ci_low, ci_high, n
         (samples, or clips for distribution metrics), higher_is_better and level
-        ("sample" or "distribution"); sorted by those keys.
+        ("sample" or "distribution"), then the same over the common set of samples
+        every adapter was scored on (`leaderboards.ranking`): common_value,
+        common_ci_low, common_ci_high, common_n (NaN for distribution metrics, which
+        need features to recompute), and n_total (the split's samples); sorted by
+        the keys.
     """
+    full = _summarize_full(scores, resamples, confidence, distribution)
+    if scores.empty:
+        return full.assign(**{column: np.nan for column in COMMON_COLUMNS})
+    common = _summarize_full(restrict_to_common(scores), resamples, confidence, None)
+    common = common[[*SUMMARY_KEYS, "value", "ci_low", "ci_high", "n"]].rename(
+        columns={"value": "common_value", "ci_low": "common_ci_low", "ci_high": "common_ci_high", "n": "common_n"})
+    merged = full.merge(common, on=SUMMARY_KEYS, how="left")
+    merged["n_total"] = merged["split"].map(split_sizes(scores)).astype(float)
+    merged.loc[merged["level"] == "distribution", "n_total"] = np.nan
+    return merged.sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True)
+
+
+def _summarize_full(
+    scores: pd.DataFrame, resamples: int, confidence: float, distribution: pd.DataFrame | None
+) -> pd.DataFrame:
+    """`summarize` over each adapter's own samples (no common-set columns)."""
     columns = [*SUMMARY_KEYS, "value", "ci_low", "ci_high", "n", "higher_is_better", "level"]
     rows = []
     if distribution is not None and not distribution.empty:

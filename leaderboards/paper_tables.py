@@ -9,11 +9,13 @@ decimals), as a reader of the printed table would rank them.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from hcvg.errors import InvalidInputError
 from leaderboards.metric_names import run_metric_names
 from leaderboards.reference import UNRANKED_FLAGS, load_reference
 from leaderboards.specs import ColumnSpec, SectionSpec, TableSpec, same_variant
@@ -209,6 +211,7 @@ def run_table(
     split_map: dict[str, str] | None = None,
     compare: bool = False,
     source: str = "run",
+    adapter_map: dict[str, str] | None = None,
 ) -> FilledTable:
     """Our numbers in the paper's layout.
 
@@ -220,32 +223,46 @@ def run_table(
             ``{"ek100-test": "demo"}``).
         compare: Also carry the published numbers (and so the differences).
         source: Where the summary came from, for the caption.
+        adapter_map: Fill the row of paper method ``k`` (a row's adapter label, e.g.
+            ``handi``) from the run's adapter label ``v`` instead (``--as handi=my-label``).
 
     Returns:
         The filled table; cells the run lacks are empty.
+
+    Raises:
+        InvalidInputError: When a key of ``adapter_map`` is no row of the table, or a value
+            is no adapter of the summary (both name what is accepted).
     """
     split_map = split_map or {}
+    row_labels = _mapped_row_labels(spec, summary, adapter_map or {})
     reference = load_reference(spec.reference) if compare else None
-    sections = []
+    sections, common_cells, missing = [], 0, {}
     for section in spec.sections:
         split = split_map.get(section.split, section.split)
         rows = []
         for row in section.rows:
             cells = []
             for column in spec.columns:
-                hit = _run_value(summary, row.adapter_labels, section, split, column)
+                hit = _run_value(summary, row_labels.get(row.adapter, row.adapter_labels), section, split, column)
                 cell = Cell()
                 if hit is not None:
-                    value = float(hit["value"])
+                    # Sample-level values over the common set (`leaderboards.ranking`), so rows rank on the same samples.
+                    common = "common_value" in hit and not pd.isna(hit["common_value"]) and hit.get("level") != "distribution"
+                    prefix = "common_" if common else ""
+                    common_cells += common
+                    value = float(hit[f"{prefix}value"])
                     cell = Cell(text=format_number(value, column.decimals), value=value)
-                    if "ci_low" in hit and not pd.isna(hit["ci_low"]):
-                        cell.ci = (float(hit["ci_low"]), float(hit["ci_high"]))
+                    if f"{prefix}ci_low" in hit and not pd.isna(hit[f"{prefix}ci_low"]):
+                        cell.ci = (float(hit[f"{prefix}ci_low"]), float(hit[f"{prefix}ci_high"]))
+                    if "n_total" in hit and not pd.isna(hit["n_total"]) and hit["n"] < hit["n_total"]:
+                        missing[f"{hit['adapter']} on {split}"] = f"{int(hit['n'])} of {int(hit['n_total'])}"
                 if reference is not None:
                     published = _published_cell(reference, section, row.published, column)
                     cell.published_text, cell.published_value = published.text, published.value
                     cell.flag, cell.note = published.flag, published.note
                 cells.append(cell)
-            rows.append(FilledRow(row.cells, row.adapter, cells))
+            # The adapter column names the run label that filled the row (the mapped one under --as).
+            rows.append(FilledRow(row.cells, row_labels.get(row.adapter, (row.adapter,))[0], cells))
         sections.append(FilledSection(section.title, split, section.scope, rows))
     table = FilledTable(spec, sections, source=source, compare=compare)
     if not any(cell.text for section in sections for row in section.rows for cell in row.values):
@@ -254,13 +271,47 @@ def run_table(
             f"The run has none of this table's cells: it reads splits {', '.join(splits)} and adapters "
             f"{', '.join(spec.adapters())} (map a split with --split-as PAPER_SPLIT=RUN_SPLIT)."
         )
+    if common_cells:
+        table.notes.append("Sample-level values are over the common set: the samples every adapter of the run was "
+                           "scored on (summary.parquet keeps each adapter's full-n value).")
+    if missing:
+        table.notes.append("Scored on fewer samples than the split holds: "
+                           + "; ".join(f"{where} ({n})" for where, n in missing.items()) + ".")
     table.notes.append(
         "Rows are filled from adapter labels: "
-        + "; ".join(f"{' '.join(r.cells)} = `{r.adapter}`" for r in spec.sections[0].rows)
+        + "; ".join(f"{' '.join(r.cells)} = `{row_labels.get(r.adapter, (r.adapter,))[0]}`" for r in spec.sections[0].rows)
         + "."
     )
     rank_table(table, use_flags=False)
     return table
+
+
+def _mapped_row_labels(spec: TableSpec, summary: pd.DataFrame, adapter_map: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Row adapter label -> the run labels that fill it, for the rows ``adapter_map`` names.
+
+    Raises:
+        InvalidInputError: On a paper method that is no row of ``spec``, or a run label that is
+            not in ``summary``.
+    """
+    rows = spec.adapters()
+    run_labels = sorted(summary["adapter"].unique()) if "adapter" in summary else []
+    mapped = {}
+    for method, label in adapter_map.items():
+        matches = [row for row in rows if same_variant(row, method)]
+        if not matches:
+            raise InvalidInputError(f"--as {method}={label}: {spec.name} has no row {method!r}{_did_you_mean(method, rows)}; "
+                                    f"its rows are {', '.join(rows)}")
+        if label not in run_labels:
+            raise InvalidInputError(f"--as {method}={label}: the run has no adapter {label!r}{_did_you_mean(label, run_labels)}; "
+                                    f"it has {', '.join(run_labels) or 'none'}")
+        for row in matches:
+            mapped[row] = (label,)
+    return mapped
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def rank_table(table: FilledTable, use_flags: bool = True) -> None:

@@ -275,3 +275,52 @@ def test_every_spec_renders_published():
     for spec in map(PAPER_TABLES.get, PAPER_TABLES.names()):
         table = published_table(spec)
         assert any(cell.text for section in table.sections for row in section.rows for cell in row.values)
+
+
+def test_compare_as_maps_a_run_label_onto_a_paper_method(capsys, tmp_path):
+    summary = _summary([
+        ("my-model", "ek100-test", "hs-err", "full", 0.0140),
+        ("handi", "ek100-test", "hs-err", "full", 0.0999),  # a run adapter called handi must not fill the mapped row
+    ])
+    run = tmp_path / "run"
+    run.mkdir()
+    summary.to_parquet(run / "summary.parquet")
+    argv = ["tables", "--paper", "table1", "--run", str(run), "--compare", "--format", "csv"]
+    assert main([*argv, "--as", "handi=my-model"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    handi = next(row for row in rows if row[:2] == ["EpicKitchens", "HANDI"])
+    assert handi[2:5] == ["my-model", "0.01400", "0.01512"]  # the row names the run adapter that filled it
+    assert "0.09990" not in str(rows)
+    table = run_table(TABLE1, summary, compare=True, adapter_map={"handi": "my-model"})
+    assert "HANDI = `my-model`" in " ".join(table.notes)
+
+
+def test_compare_as_names_what_is_accepted(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    _summary([("my-model", "ek100-test", "hs-err", "full", 0.014)]).to_parquet(run / "summary.parquet")
+    argv = ["tables", "--paper", "table1", "--run", str(run), "--compare"]
+    assert main([*argv, "--as", "handy=my-model"]) == 2
+    assert "has no row 'handy' (did you mean handi?); its rows are lfdm," in capsys.readouterr().err
+    assert main([*argv, "--as", "handi=their-model"]) == 2
+    assert "the run has no adapter 'their-model' (did you mean my-model?); it has my-model" in capsys.readouterr().err
+    assert main([*argv, "--as", "handi"]) == 2
+    assert "PAPER_METHOD=RUN_LABEL" in capsys.readouterr().err
+
+
+def test_as_splits_variant_labels_at_the_first_top_level_equals():
+    from benchmark.cli.tables import parse_adapter_map
+
+    assert parse_adapter_map(["handi[mask=gt,hrl=off]=mine[seed=1]", "pia=x"]) == {
+        "handi[mask=gt,hrl=off]": "mine[seed=1]", "pia": "x"}
+
+
+def test_run_table_shows_common_set_values_and_names_missing_samples():
+    summary = _summary([("handi", "ek100-test", "hs-err", "full", 0.0150), ("pia", "ek100-test", "hs-err", "full", 0.0140)])
+    summary = summary.assign(level="sample", common_value=[0.0150, 0.0160], common_ci_low=0.01, common_ci_high=0.02,
+                             common_n=9, n=[10, 9], n_total=10.0)
+    table = run_table(TABLE1, summary)
+    ek = {row.adapter: row.values for row in table.sections[0].rows}
+    assert ek["pia"][0].text == "0.01600" and ek["handi"][0].rank == 1  # pia's own 9 samples (0.0140) would win
+    notes = " ".join(table.notes)
+    assert "common set" in notes and "pia on ek100-test (9 of 10)" in notes

@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from leaderboards.formats.html_table import render_html_fragment
-from leaderboards.markdown import best_per_column, format_value
+from leaderboards.markdown import format_value
 from leaderboards.paper_tables import published_table
+from leaderboards.ranking import UNRANKED_MARK, basis_notes, entry_n, n_text, ranked_view
 from leaderboards.site.charts import metric_bars, speed_quality
 from leaderboards.site.gallery import GallerySample, render_gallery, safe_name
 from leaderboards.site.page import page
@@ -72,34 +73,40 @@ def seconds_per_clip(timings: pd.DataFrame) -> pd.DataFrame:
 
 
 def leaderboard_table(block: pd.DataFrame, speed: dict[str, float], table_id: str) -> str:
-    """A sortable HTML table of one split and scope: value with CI per metric, n, s/clip."""
+    """A sortable HTML table of one split and scope: value with CI per metric, n, s/clip.
+
+    Values and bold follow `leaderboards.ranking.ranked_view` (the common set within
+    one run); the notes below the table say what each column is ranked on.
+    """
+    view = ranked_view(block, entity="entry")
     direction = block.drop_duplicates("metric").set_index("metric")["higher_is_better"].astype(bool).to_dict()
     metrics = sorted(direction)
-    values = block.pivot_table(index="entry", columns="metric", values="value", aggfunc="first")
-    best = best_per_column(values, direction)
-    indexed = block.set_index(["entry", "metric"])
+    indexed = view.set_index(["entry", "metric"])
     head = ["adapter", *[f"{m} {'↑' if direction[m] else '↓'}" for m in metrics], "n", "s/clip"]
     rows = []
-    for entry in values.index:
+    for entry in sorted(view["entry"].unique()):
         cells = [f'<td data-value="" class="adapter">{html.escape(entry)}</td>']
         for metric in metrics:
             if (entry, metric) not in indexed.index:
                 cells.append('<td data-value="">–</td>')
                 continue
             row = indexed.loc[(entry, metric)]
-            low, high = row["ci_low"], row["ci_high"]
+            low, high = row["shown_low"], row["shown_high"]
             ci = "" if pd.isna(low) or pd.isna(high) or format_value(low) == format_value(high) else f' <span class="ci">[{format_value(low)}, {format_value(high)}]</span>'
-            klass = ' class="best"' if entry in best[metric] else ""
-            cells.append(f'<td data-value="{float(row["value"])!r}"{klass}>{format_value(row["value"])}{ci}</td>')
-        n = int(block[block["entry"] == entry]["n"].max())
-        cells.append(f'<td data-value="{n}">{n}</td>')
+            klass = ' class="best"' if row["best"] else ""
+            mark = UNRANKED_MARK if row["basis"] == "unranked" else ""
+            own = f' title="all its own {int(row["n"])} samples: {format_value(row["value"], row["ci_low"], row["ci_high"])}"'
+            cells.append(f'<td data-value="{float(row["shown_value"])!r}"{klass}{own}>{format_value(row["shown_value"])}{mark}{ci}</td>')
+        n, total, missing = entry_n(view, entry, entity="entry")
+        cells.append(f'<td data-value="{n}">{html.escape(n_text(n, total, missing))}</td>')
         seconds = speed.get(entry, math.nan)
         cells.append(f'<td data-value="{"" if math.isnan(seconds) else repr(seconds)}">{format_value(seconds)}</td>')
         rows.append(f'<tr data-adapter="{html.escape(entry)}">' + "".join(cells) + "</tr>")
     header = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in head)
+    notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in basis_notes(view, entity="entry"))
     return (
         f'<table class="sortable" id="{html.escape(table_id)}"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table>{notes}"
     )
 
 
@@ -135,7 +142,7 @@ def build_site(runs: list[SiteRun], out: Path, gallery: list[GallerySample] | No
     runs_list = ", ".join(html.escape(run.name) for run in runs)
     paper = "\n".join(render_html_fragment(published_table(spec)) for spec in map(PAPER_TABLES.get, PAPER_TABLES.names()))
     sections = [
-        ("leaderboard", "Leaderboard", f"<p>Runs: {runs_list}. Click a column header to sort. Bold: best per column; brackets: 95% bootstrap CI.</p>" + "\n".join(tables)),
+        ("leaderboard", "Leaderboard", f"<p>Runs: {runs_list}. Click a column header to sort. Bold: best per column, on the samples every adapter of the run was scored on (hover a value for its own-sample figure); brackets: 95% bootstrap CI.</p>" + "\n".join(tables)),
         ("charts", "Metrics", "\n".join(charts) or '<p class="na">No metrics.</p>'),
         ("speed", "Speed vs quality", "\n".join(scatters) or '<p class="na">No generation timings in these runs.</p>'),
         ("gallery", "Gallery", render_gallery(gallery or [], out)),
