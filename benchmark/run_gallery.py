@@ -85,8 +85,9 @@ def distinct_run_names(run_dirs: Sequence[Path]) -> list[str]:
         run_dirs: The runs, in order.
 
     Returns:
-        ``runs/a/demo`` and ``runs/b/demo`` become ``a/demo`` and ``b/demo``; distinct
-        directory names are kept as they are.
+        Each run's fewest trailing path parts that no other run ends with:
+        ``runs/a/demo``, ``runs/b/demo`` and ``runs/c`` become ``a/demo``, ``b/demo``
+        and ``c``.
 
     Raises:
         UserError: If one directory is listed twice.
@@ -97,12 +98,19 @@ def distinct_run_names(run_dirs: Sequence[Path]) -> list[str]:
         if path in seen:
             raise UserError(f"--runs lists the run {path} twice ({seen[path]} and {given}); give each run once")
         seen[path] = given
-    depth = 1
-    while True:
-        names = ["/".join(path.parts[-depth:]) for path in resolved]
-        if len(set(names)) == len(names):
-            return names
-        depth += 1
+
+    def tail(path: Path, depth: int) -> str:
+        return "/".join(path.parts[-depth:])
+
+    names = []
+    for path in resolved:
+        # The fewest trailing parts that no other run ends with; names of different
+        # depths can never be equal, so the names are distinct.
+        depth = 1
+        while depth < len(path.parts) and any(tail(other, depth) == tail(path, depth) for other in resolved if other != path):
+            depth += 1
+        names.append(tail(path, depth))
+    return names
 
 
 def recorded_split_specs(run_dir: Path) -> dict[str, dict[str, Any]]:
