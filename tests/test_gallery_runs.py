@@ -169,3 +169,25 @@ def test_site_gallery_cells_show_their_own_runs_clip_in_chromium(runs, site, tmp
             near, far = _error(shown, own), _error(shown, other)
             assert near < 2.0 and far > max(4 * near, 2.0), (cell, near, far)
     shutil.copyfile(tmp_path / "gallery.png", "/tmp/leaderboard_two_runs_gallery.png")
+
+
+@pytest.mark.parametrize("seconds", [(0.000387, 0.00134, 0.00155, 0.0009), (5.7, 12.0, 108.0, 30.0), (1.02, 1.05, 1.08, 1.06)])
+def test_speed_chart_x_labels_do_not_run_together(seconds):
+    import pandas as pd
+
+    from leaderboards.site.charts import speed_quality_figure
+
+    rows = [
+        {"entry": f"model-{i}", "metric": metric, "value": float(i), "seconds": s, "higher_is_better": True}
+        for i, s in enumerate(seconds) for metric in ("psnr", "ssim", "clip-gt")
+    ]
+    fig, axes, used = speed_quality_figure(pd.DataFrame(rows))
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in list(axes.flat)[:used]:
+        labels = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda box: box.x0)
+        assert len(boxes) >= 2, [t.get_text() for t in labels]
+        gaps = [right.x0 - left.x1 for left, right in zip(boxes, boxes[1:])]
+        assert min(gaps) > 2, ([t.get_text() for t in labels], gaps)  # pixels of clear space
