@@ -209,7 +209,8 @@ def render_gallery(samples: list[GallerySample], site: Path, folder: str = "gall
     """
     if not samples:
         return '<p class="na">No clips to show: the run directories hold no videos.</p>'
-    shutil.rmtree(site / folder, ignore_errors=True)
+    if (site / folder).exists():
+        shutil.rmtree(site / folder)
     splits = UniqueNames()
     sample_dirs: dict[str, UniqueNames] = {}
     parts = [_render_sample(sample, index, site, Path(folder), splits, sample_dirs) for index, sample in enumerate(samples)]
