@@ -67,7 +67,9 @@ def test_site_is_static_and_complete(site):
         assert f'id="{table_id}"' in page
     assert (site / "charts" / "lb-demo-full.png").is_file() and (site / "charts" / "speed-demo.png").is_file()
     sample = site / "gallery" / "demo" / "demo-0000"
-    assert {"context.png", "ground_truth.gif", "ground_truth-flow.gif", "static.gif", "oracle-flow.gif", "strip.png"} <= {p.name for p in sample.iterdir()}
+    assert {"context.png", "ground_truth.gif", "ground_truth-flow.gif", "strip.png", "run"} <= {p.name for p in sample.iterdir()}
+    # Generated clips live under their run's folder: gallery/<split>/<sample>/<run>/<adapter>.
+    assert {"static.gif", "static-flow.gif", "oracle.gif", "oracle-flow.gif"} <= {p.name for p in (sample / "run").iterdir()}
     assert "ground truth (split)" in page
     assert 'id="table1"' in page  # the published paper tables
 
@@ -76,19 +78,20 @@ def test_gallery_without_a_run_config_says_why_and_shows_the_oracle_as_itself(de
     run = tmp_path / "run"
     shutil.copytree(demo_run, run)
     (run / "run_config.json").unlink()
-    collected = collect_gallery(run, max_samples=1)
+    collected = collect_gallery({"run": run}, max_samples=1)
     sample = collected.samples[0]
     # Never the oracle's clip relabelled as ground truth: it stays the oracle's column.
-    assert sample.ground_truth is None and sample.ground_truth_source == "" and sorted(sample.videos) == ["oracle", "static"]
+    assert sample.ground_truth is None and sample.ground_truth_source == ""
+    assert sorted((s.run, s.adapter) for s in sample.videos) == [("run", "oracle"), ("run", "static")]
     assert sample.context is None and sample.motion_area is None
     assert "run_config.json is missing" in sample.ground_truth_unavailable
-    assert [(m.split, m.sample_id) for m in collected.missing] == [("demo", None)]
+    assert [(m.run, m.split, m.sample_id) for m in collected.missing] == [("run", "demo", None)]
     fragment = render_gallery(collected.samples, tmp_path / "site")
     assert "ground truth unavailable: " in fragment and "oracle.gif" in fragment and "static.gif" in fragment
     assert "ground_truth.gif" not in fragment and "ground truth (" not in fragment
     shutil.rmtree(run / "videos" / "oracle")
-    bare = collect_gallery(run, max_samples=1).samples
-    assert bare[0].ground_truth is None and list(bare[0].videos) == ["static"]
+    bare = collect_gallery({"run": run}, max_samples=1).samples
+    assert bare[0].ground_truth is None and [s.adapter for s in bare[0].videos] == ["static"]
 
 
 def test_two_runs_merge_with_run_names(demo_run):
@@ -127,14 +130,17 @@ def test_site_in_headless_chromium(site, tmp_path):
         headers = driver.find_elements(By.CSS_SELECTOR, "#lb-demo-full thead th")
         assert [h.text.split()[0] for h in headers] == ["adapter", "background-motion", "psnr", "ssim", "n", "s/clip"]
         psnr = headers[2]
-        psnr.click()  # ascending: the static copy of frame 0 scores far below the oracle
-        assert psnr.get_attribute("aria-sort") == "ascending"
-        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
-        psnr.click()
+        psnr.click()  # the first click on a ↑ column sorts best-first: the oracle far above the static copy of frame 0
         assert psnr.get_attribute("aria-sort") == "descending"
         assert _column(driver, "lb-demo-full") == ["oracle", "static"]
-        headers[1].click()  # background motion: the static clip has none
+        psnr.click()
+        assert psnr.get_attribute("aria-sort") == "ascending"
         assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+        headers[1].click()  # ↓ column, best-first is ascending: the static clip has no background motion
+        assert headers[1].get_attribute("aria-sort") == "ascending"
+        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+        headers[2].click()  # back on psnr: best-first again
+        assert _column(driver, "lb-demo-full") == ["oracle", "static"]
         charts_loaded = driver.execute_script(
             "return Array.from(document.querySelectorAll('img.chart')).map(i => i.complete && i.naturalWidth > 0);"
         )

@@ -18,8 +18,9 @@ class LeaderboardCommand(Subcommand):
   python -m http.server -d site      # optional: the site also opens straight from disk
 
 The site holds: sortable tables per split and scope with 95% CIs, per-metric bar charts
-with CI error bars, speed (timings.parquet) vs quality, a gallery of clips side by side
-(context, ground truth, each adapter; motion-area outline; optical flow), and the
+with CI error bars, speed (timings.parquet) vs quality, a gallery showing each sample
+across every run and adapter side by side (context, ground truth, each run's each model,
+captioned with run and adapter; motion-area outline; optical flow), and the
 paper's published tables. Nothing is loaded from the network."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -32,23 +33,22 @@ paper's published tables. Nothing is loaded from the network."""
     def run(self, args: argparse.Namespace) -> int:
         import pandas as pd
 
-        from benchmark.run_gallery import collect_gallery
+        from benchmark.run_gallery import collect_gallery, distinct_run_names
         from leaderboards.site.build import SiteRun, build_site
 
-        runs, gallery, missing = [], [], []
-        for run_dir in args.runs:
+        names = distinct_run_names(args.runs)
+        runs = []
+        for name, run_dir in zip(names, args.runs):
             summary_path = run_dir / "summary.parquet"
             if not summary_path.is_file():
                 raise InputNotFoundError(f"{summary_path} not found; run `hcvg run ... --out {run_dir}` first")
             timings_path = run_dir / "timings.parquet"
             timings = pd.read_parquet(timings_path) if timings_path.is_file() else pd.DataFrame()
-            runs.append(SiteRun(run_dir.resolve().name, pd.read_parquet(summary_path), timings))
-            if args.gallery_samples > 0:
-                collected = collect_gallery(run_dir, max_samples=args.gallery_samples)
-                gallery += collected.samples
-                missing += [f"{run_dir}: {entry}" for entry in collected.missing]
-        index = build_site(runs, args.out, gallery, title=args.title)
+            runs.append(SiteRun(name, pd.read_parquet(summary_path), timings))
+        # One gallery over all runs: each sample side by side across every run and adapter.
+        collected = collect_gallery(dict(zip(names, args.runs)), max_samples=args.gallery_samples) if args.gallery_samples > 0 else None
+        index = build_site(runs, args.out, collected.samples if collected else [], title=args.title)
         print(f"Site written: {index}")
-        for line in missing:  # the page says it too, beside the clips
-            print(f"  gallery: {line}")
+        for entry in collected.missing if collected else []:  # the page says it too, beside the clips
+            print(f"  gallery: {entry}")
         return 0

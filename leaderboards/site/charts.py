@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
 
 def _metric_grid(count: int, panel_height: float):
@@ -60,13 +60,19 @@ def metric_bars(block: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def speed_quality(points: pd.DataFrame, path: Path, title: str) -> Path:
-    """Seconds per clip (log x) against each metric, one subplot per metric.
+    """Seconds per clip (log x across decades) against each metric, one subplot per metric.
 
     Args:
         points: Rows with entry, metric, value, seconds, higher_is_better.
         path: PNG to write.
         title: Figure title.
     """
+    fig, axes, used = speed_quality_figure(points)
+    return _save(fig, axes, used, path, title)
+
+
+def speed_quality_figure(points: pd.DataFrame):
+    """The figure `speed_quality` writes: (figure, axes grid, number of panels used)."""
     metrics = sorted(points["metric"].unique())
     fig, axes = _metric_grid(len(metrics), panel_height=3.2)
     for ax, metric in zip(axes.flat, metrics):
@@ -80,7 +86,14 @@ def speed_quality(points: pd.DataFrame, path: Path, title: str) -> Path:
         if (seconds > 0).all() and seconds.max() / seconds.min() >= 10:
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())
+        else:
+            # Matplotlib's default picks up to 9 ticks with labels such as "0.00075",
+            # which run together on a 4-inch panel: fewer ticks, and no offset term.
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+            ax.xaxis.set_major_formatter(ScalarFormatter(useOffset=False))
+        ax.tick_params(axis="x", labelsize=8)
+        ax.margins(x=0.12, y=0.12)  # room for the points' labels inside the panel
         arrow = "↑" if bool(data["higher_is_better"].iloc[0]) else "↓"
         ax.set_xlabel("seconds per clip (generation)", fontsize=8)
         ax.set_ylabel(f"{metric} {arrow}", fontsize=8)
-    return _save(fig, axes, len(metrics), path, title)
+    return fig, axes, len(metrics)

@@ -23,16 +23,22 @@ figure.paper-table figcaption{font-size:13px;max-width:1100px}
 .cmp{color:#666;font-size:12px}
 img.chart{max-width:100%;border:1px solid #eee}
 .sample{margin-bottom:1.5em}
-.clips{display:flex;flex-wrap:wrap;gap:6px}
-.clips figure{margin:0;text-align:center;font-size:12px}
-.clips img{width:160px;height:160px;image-rendering:pixelated;display:block}
-.na{width:160px;height:160px;background:#f1f1f1;color:#999;display:flex;align-items:center;justify-content:center;font-size:12px}
+.sample h3{margin-bottom:.2em}
+.sample p.runs,.sample p.note{margin:.2em 0;font-size:13px;color:#555}
+.cells{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}
+figure.cell{margin:0;width:160px;text-align:center;font-size:12px}
+figure.cell img{width:160px;height:160px;image-rendering:pixelated;display:block;margin-bottom:2px}
+figure.cell .adapter{display:block;font-weight:bold;overflow-wrap:anywhere}
+figure.cell .run{display:block;color:#666;overflow-wrap:anywhere}
+.na{width:160px;height:160px;background:#f1f1f1;color:#999;display:flex;align-items:center;justify-content:center;font-size:12px;margin-bottom:2px}
 p.na{width:auto;height:auto;display:block;padding:1em}
 .gt-missing{color:#8a4b00;font-size:13px}
 footer{margin-top:3em;color:#777;font-size:12px}"""
 
 # Sorts a table by the clicked column: numbers by `data-value`, otherwise by text;
-# cells with no value sort last either way. Repeated clicks flip the direction.
+# cells with no value sort last either way. The first click sorts best-first: descending
+# under a ↑ header, ascending otherwise (↓ metrics, names, seconds); a header's
+# `data-sort-first` overrides that. Repeated clicks flip the direction.
 SORT_SCRIPT = """(function(){
 function key(cell){var v=cell.getAttribute('data-value');
  if(v!==null&&v!==''){var f=parseFloat(v);return isNaN(f)?null:f;}
@@ -41,7 +47,8 @@ document.querySelectorAll('table.sortable').forEach(function(table){
  var heads=table.tHead.rows[0].cells;
  Array.prototype.forEach.call(heads,function(th,col){
   th.addEventListener('click',function(){
-   var asc=th.getAttribute('aria-sort')!=='ascending';
+   var now=th.getAttribute('aria-sort'),first=th.getAttribute('data-sort-first')||(th.textContent.indexOf('\u2191')>=0?'descending':'ascending');
+   var asc=now?now!=='ascending':first==='ascending';
    Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});
    th.setAttribute('aria-sort',asc?'ascending':'descending');
    var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
