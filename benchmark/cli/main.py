@@ -15,6 +15,7 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
+from hcvg.native_logs import show_native_logs
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
 
@@ -25,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="handi-bench: benchmark hand-centric text-and-image conditioned video generation.",
         epilog="Run `hcvg COMMAND --help` for a command's options. Start with `hcvg demo --out runs/demo`.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="more logging (-v info and the native libraries' own log lines, -vv debug)",
+    )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(subparsers)
@@ -37,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # MediaPipe's C++ log lines are held back unless asked for (hcvg.native_logs)
+        show_native_logs(True)
     if not hasattr(args, "command"):
         parser.print_help()
         return 2
