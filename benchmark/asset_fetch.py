@@ -154,24 +154,28 @@ def _what_to_do(asset: Asset, dest: Path) -> str:
         hub = _hub_settings()["cache_dir"] or _default_hub_cache()
         repo_dir = "models--" + asset.hf_repo.replace("/", "--")
         lines.append(
-            f"  - on a machine that reaches huggingface.co, run `huggingface-cli download {asset.hf_repo}`, "
-            f"then copy its {repo_dir} folder (from that machine's ~/.cache/huggingface/hub) into {hub} here"
+            f"  - on a machine that reaches huggingface.co, run `hf download {asset.hf_repo}` "
+            f"(`huggingface-cli download` before huggingface_hub 0.34), then copy its {repo_dir} folder "
+            f"(from that machine's ~/.cache/huggingface/hub) into {hub} here"
         )
     if asset.official_url:
         lines.append(f"  - on a machine that reaches it, download {asset.official_url}, then put it at {dest} here")
-    if asset.env_var and (asset.hf_filename or asset.filename) == "config.json":
-        lines.append(
-            f"  - or save the model and its processor with save_pretrained into a folder and set "
-            f"{asset.env_var}=/that/folder/config.json"
-        )
-    elif asset.env_var:
-        lines.append(f"  - or put the file anywhere and set {asset.env_var}=/path/to/{Path(asset.filename).name}")
     # An asset's own instructions may name this very command (e.g. the hand landmarker's
     # "offline: `hcvg assets fetch` builds it"), which just failed, or repeat the hub
     # advice above; either is left out.
     own = asset.how_to_get
     if own and f"hcvg assets fetch {asset.name}" not in own and not (asset.hf_repo and asset.hf_repo in own):
         lines.append(f"  - {own}")
+    if asset.env_var and (asset.hf_filename or asset.filename) == "config.json":
+        lines.append(
+            f"  - or save the model and its processor with save_pretrained into a folder and set "
+            f"{asset.env_var}=/that/folder/config.json"
+        )
+    elif asset.env_var:
+        where = "" if asset.official_url else f"put it at {dest}, or "
+        lines.append(f"  - {where}put it anywhere and set {asset.env_var}=/path/to/{Path(asset.filename).name}")
+    elif not asset.official_url:
+        lines.append(f"  - put it at {dest}")
     return "\n".join(lines)
 
 

@@ -161,7 +161,7 @@ def test_fetch_on_a_closed_hub_says_what_to_do_by_hand(hub_env: Path, monkeypatc
         fetch_asset(folder_asset(), timeout=5)
     message = str(info.value)
     assert CLOSED_ENDPOINT in message and REPO in message
-    assert f"huggingface-cli download {REPO}" in message
+    assert f"hf download {REPO}" in message
     assert "HCVG_TINY_HUB_MODEL=/that/folder/config.json" in message
     assert "hcvg assets fetch" not in message  # the command that just failed is no advice
     assert not any(hub_env.glob("**/config.json"))
@@ -183,7 +183,7 @@ def test_cli_fetch_of_a_hub_model_on_a_closed_network(tmp_path: Path, name: str,
     assert done.returncode != 0
     message = done.stderr
     assert f"fetching {repo} from the Hugging Face hub ({CLOSED_ENDPOINT}) failed" in message
-    assert f"on a machine that reaches huggingface.co, run `huggingface-cli download {repo}`" in message
+    assert f"on a machine that reaches huggingface.co, run `hf download {repo}`" in message
     assert str(tmp_path / "hub") in message  # where to put the copy
     assert f"hcvg assets fetch {name}" not in message
     assert "no official URL" not in message
