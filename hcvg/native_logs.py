@@ -47,6 +47,20 @@ def show_native_logs(show: bool) -> None:
     os.environ[ENV_VAR] = "1" if show else "0"
 
 
+@contextmanager
+def native_logs_shown_within(show: bool = True) -> Iterator[None]:
+    """`show_native_logs` for the block only (its subprocesses included); the setting is restored after."""
+    previous = os.environ.get(ENV_VAR)
+    show_native_logs(show)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = previous
+
+
 def filter_noise(data: bytes) -> bytes:
     """``data`` without its native noise lines (see `NOISE`); other lines kept, in order."""
     return b"".join(line for line in data.splitlines(keepends=True) if not NOISE.match(line))
@@ -95,4 +109,7 @@ def quiet_native_logs() -> Iterator[None]:
             kept = kept[os.write(2, kept):]
 
 
-__all__ = ["ENV_VAR", "NOISE", "filter_noise", "native_logs_shown", "quiet_native_logs", "show_native_logs"]
+__all__ = [
+    "ENV_VAR", "NOISE", "filter_noise", "native_logs_shown", "native_logs_shown_within", "quiet_native_logs",
+    "show_native_logs",
+]

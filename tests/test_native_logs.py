@@ -82,3 +82,11 @@ def test_demo_stderr_is_quiet_by_default_and_verbose_brings_native_logs_back(tmp
     )
     assert loud.returncode == 0, loud.stderr[-2000:]
     assert sum(line.startswith("INFO: [") for line in loud.stderr.splitlines()) >= 5
+
+
+def test_verbose_cli_setting_does_not_outlive_the_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from benchmark.cli.main import main
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert main(["-v", "adapters", "list"]) == 0
+    assert ENV_VAR not in os.environ

@@ -15,7 +15,7 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
-from hcvg.native_logs import show_native_logs
+from hcvg.native_logs import native_logs_shown_within
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
 
@@ -41,12 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose:  # MediaPipe's C++ log lines are held back unless asked for (hcvg.native_logs)
-        show_native_logs(True)
     if not hasattr(args, "command"):
         parser.print_help()
         return 2
+    # MediaPipe's C++ log lines are held back unless asked for (hcvg.native_logs).
     try:
+        if args.verbose:
+            with native_logs_shown_within(True):
+                return args.command.run(args)
         return args.command.run(args)
     except UserError as err:
         # Something the user can fix: one clear line, no traceback (-vv shows one). Any
