@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import importlib
 import importlib.metadata
 import platform
 import subprocess
@@ -20,8 +23,19 @@ from metrics.base import SCOPES, Scope
 RECORDED_PACKAGES = (
     "handi-bench", "numpy", "torch", "torchvision", "torchmetrics", "av", "opencv-python-headless",
     "opencv-contrib-python", "mediapipe", "pandas", "pyarrow", "diffusers", "transformers",
-    "open-clip-torch", "clean-fid",
+    "open-clip-torch", "clean-fid", "huggingface-hub",
 )
+# Modules whose imported copy is recorded (version, file, the distribution that installed
+# it): what ran, which can differ from what pip lists when two distributions install the
+# same package (opencv-python-headless and opencv-contrib-python both install cv2).
+IMPORTED_MODULES = (
+    "numpy", "torch", "torchvision", "torchmetrics", "cv2", "mediapipe", "av", "pandas", "pyarrow",
+    "transformers", "diffusers", "open_clip", "cleanfid", "huggingface_hub",
+)
+# Imported here if no one has yet: every run uses them. The others are recorded when
+# the run has imported them by the time its config is written (metrics build their
+# backbones before that), so a run that needs no transformers does not pay its import.
+ALWAYS_IMPORTED = ("numpy", "torch", "cv2")
 
 
 @dataclass(frozen=True)
@@ -192,10 +206,94 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": versions,
+        "imported": imported_modules(),
         "git": git_state(Path(__file__).resolve().parent.parent),
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def imported_modules(names: tuple[str, ...] = IMPORTED_MODULES) -> dict[str, dict[str, Any]]:
+    """The copies of ``names`` this process runs: version, file and providing distribution.
+
+    `ALWAYS_IMPORTED` modules are imported if needed; the others are recorded only if
+    already imported. A module that fails to import is recorded with its error.
+
+    Returns:
+        Module name -> ``{"version", "file", "distribution", "distribution_version"}``,
+        plus ``"also_installed_by"`` (other distributions that installed the same
+        top-level package, whose files were overwritten) where there are any.
+    """
+    recorded: dict[str, dict[str, Any]] = {}
+    claims = importlib.metadata.packages_distributions()  # one scan of site-packages for all
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None and name in ALWAYS_IMPORTED:
+            try:
+                module = importlib.import_module(name)
+            except Exception as err:  # recorded: a run config says what was missing
+                recorded[name] = {"error": f"{type(err).__name__}: {err}"}
+                continue
+        if module is None:
+            continue
+        entry: dict[str, Any] = {"version": getattr(module, "__version__", None), "file": getattr(module, "__file__", None)}
+        entry.update(providing_distribution(name, claims))
+        recorded[name] = entry
+    return recorded
+
+
+def providing_distribution(top_level: str, claims: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """Which installed distribution's files a top-level package's folder holds.
+
+    When several distributions install the same package (mediapipe's
+    opencv-contrib-python beside opencv-python-headless), the files on disk are those
+    of the last one installed: the one whose RECORD matches the package's native
+    binaries (size, then sha256).
+
+    Args:
+        top_level: An importable top-level package name, e.g. ``"cv2"``.
+        claims: `importlib.metadata.packages_distributions()`, if already computed.
+
+    Returns:
+        ``{"distribution", "distribution_version"}`` (None when no distribution claims
+        the package or none matches), and ``"also_installed_by"`` for the others.
+    """
+    if claims is None:
+        claims = importlib.metadata.packages_distributions()
+    candidates = list(dict.fromkeys(claims.get(top_level, [])))
+    if len(candidates) > 1:
+        matching = [c for c in candidates if _record_matches_disk(c, top_level)]
+        chosen = matching[0] if len(matching) == 1 else None
+    else:
+        chosen = candidates[0] if candidates else None
+    result: dict[str, Any] = {
+        "distribution": chosen,
+        "distribution_version": importlib.metadata.version(chosen) if chosen else None,
+    }
+    others = [c for c in candidates if c != chosen]
+    if others:
+        result["also_installed_by"] = {c: importlib.metadata.version(c) for c in others}
+    return result
+
+
+def _record_matches_disk(distribution: str, top_level: str) -> bool:
+    """Whether the native binaries ``distribution`` installed under ``top_level`` are the files on disk."""
+    files = importlib.metadata.distribution(distribution).files or []
+    binaries = [f for f in files if f.parts and f.parts[0] == top_level and f.suffix in (".so", ".pyd") and f.hash]
+    if not binaries:
+        return False
+    for record in binaries:
+        path = Path(record.locate())
+        if not path.is_file() or (record.size is not None and path.stat().st_size != record.size):
+            return False
+    for record in binaries:
+        digest = hashlib.new(record.hash.mode)
+        with open(record.locate(), "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        if base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode() != record.hash.value:
+            return False
+    return True
 
 
 def git_state(path: Path) -> dict[str, Any]:

@@ -68,6 +68,7 @@ class RunResult:
     leaderboard: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     computed_cells: int = 0  # cells scored by this invocation
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why this invocation skipped it
 
 
 class Runner:
@@ -103,6 +104,7 @@ class Runner:
         self.store = RunStore(config.out)
         self.generated = 0
         self.computed_cells = 0
+        self.skipped: dict[str, str] = {}  # metric -> reason, this invocation
         self.scorer: Scorer | None = None
         self.metric_keys: dict[str, str] = {}
 
@@ -168,11 +170,16 @@ class Runner:
         self.metric_keys = self.scorer.metric_keys()
         self._prepare_store(metrics, splits)
         self.store.remove_temporaries()
+        recorded = {(f.get("metric"), f.get("error")) for f in self.store.read_failures() if f.get("stage") == "metric-setup"}
         for metric, reason in dropped.items():
-            # Missing weights skip the metric (said once, in the report), not the run; its
-            # cells stay missing, so a resume once the weights are there computes them.
-            logger.warning("skipping metric %s: %s", metric, reason)
-            self.store.record_failure(metric=metric, stage="metric-setup", error=f"skipped: {reason}")
+            # Missing weights skip the metric, not the run; its cells stay missing, so a
+            # resume once the weights are there computes them. Said once, short, in the
+            # report (RunResult.skipped); the full text is logged at -v and recorded once
+            # per run directory and reason, so resuming does not pile up copies.
+            logger.info("skipping metric %s: %s", metric, reason)
+            if (metric, f"skipped: {reason}") not in recorded:
+                self.store.record_failure(metric=metric, stage="metric-setup", error=f"skipped: {reason}")
+        self.skipped = dict(dropped)
 
         finished = self._finished_cells()
         matrix_cells = [(m.name, scope) for m in self.scorer.all_metrics for scope in cfg.scopes]
@@ -418,7 +425,10 @@ class Runner:
         leaderboard = render_leaderboard(summary, timings=timings)
         atomic_write_bytes(self.store.root / "leaderboard.md", leaderboard.encode())
         failures = self.store.read_failures()
-        return RunResult(self.store, scores, summary, failures, self.generated, leaderboard, computed_cells=self.computed_cells)
+        return RunResult(
+            self.store, scores, summary, failures, self.generated, leaderboard,
+            computed_cells=self.computed_cells, skipped=dict(self.skipped),
+        )
 
 
 def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any) -> None:

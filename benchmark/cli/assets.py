@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from benchmark.cli.base import Subcommand
 
@@ -18,13 +19,15 @@ class AssetsCommand(Subcommand):
     help = "List pretrained assets (weights, detector models) or fetch one into the asset cache."
     description = """Pretrained files are looked up, in order, at an explicit path, an environment
 variable, the asset cache ($HCVG_ASSET_DIR, default ~/.cache/hcvg/assets) and the
-Hugging Face hub cache. `fetch` downloads from the official source where the network
-allows; where it cannot, it builds the file locally if a recipe exists (the hand
-landmarker is assembled from the mediapipe==0.10.21 wheel on PyPI), or says exactly
-what to place where."""
+Hugging Face hub cache. `fetch` brings hub-hosted models (CLIP, the BLIP captioners)
+into the hub cache and downloads other files from their official source, with a
+progress bar, where the network allows; where it cannot, it builds the file locally if
+a recipe exists (the hand landmarker is assembled from the mediapipe==0.10.21 wheel on
+PyPI), or says exactly what to get by hand and where to put it."""
     epilog = """examples:
   hcvg assets list
-  hcvg assets fetch hand-landmarker"""
+  hcvg assets fetch hand-landmarker
+  hcvg assets fetch clip-vit-l-14 blip-caption-large blip-caption-base inception-fid-pytorch"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("action", choices=["list", "fetch"], help="what to do")
@@ -33,7 +36,7 @@ what to place where."""
 
     def run(self, args: argparse.Namespace) -> int:
         from benchmark.asset_fetch import fetch_asset
-        from hcvg.assets import asset_status, list_assets, sha256_of
+        from hcvg.assets import AssetNotFoundError, asset_status, list_assets, sha256_of
 
         if args.action == "list":
             for name in list_assets():
@@ -48,8 +51,17 @@ what to place where."""
         if not args.names:
             print("error: name the assets to fetch, e.g. `hcvg assets fetch hand-landmarker`")
             return 2
+        failed = []
         for name in args.names:
-            path = fetch_asset(name, force=args.force)
+            try:
+                path = fetch_asset(name, force=args.force)
+            except AssetNotFoundError as err:  # said in full; the other names are still fetched
+                print(f"error: {err}", file=sys.stderr)
+                failed.append(name)
+                continue
             print(f"{name}: {path}")
             print(f"{'':<{len(name)}}  sha256 {sha256_of(path)}")
+        if failed:
+            print(f"could not fetch {len(failed)} of {len(args.names)}: {' '.join(failed)}", file=sys.stderr)
+            return 1
         return 0

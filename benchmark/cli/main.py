@@ -16,6 +16,7 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
+from hcvg.native_logs import native_logs_shown_within
 
 COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand()]
 
@@ -26,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="handi-bench: benchmark hand-centric text-and-image conditioned video generation.",
         epilog="Run `hcvg COMMAND --help` for a command's options. Start with `hcvg demo --out runs/demo`.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="more logging (-v info and the native libraries' own log lines, -vv debug)",
+    )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(subparsers)
@@ -41,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "command"):
         parser.print_help()
         return 2
+    # MediaPipe's C++ log lines are held back unless asked for (hcvg.native_logs).
     try:
+        if args.verbose:
+            with native_logs_shown_within(True):
+                return args.command.run(args)
         return args.command.run(args)
     except UserError as err:
         # Something the user can fix: one clear line, no traceback (-vv shows one). Any

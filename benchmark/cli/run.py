@@ -29,13 +29,16 @@ def _report(result: RunResult) -> int:
     print(f"  scores:      {root / 'scores.parquet'} ({len(result.scores)} rows)")
     print(f"  leaderboard: {root / 'leaderboard.md'}")
     print(f"  clips generated now: {result.generated}; cells scored now: {result.computed_cells}")
-    skipped = [f for f in failures if f.get("stage") == "metric-setup"]
     others = [f for f in failures if f.get("stage") != "metric-setup"]
-    for failure in skipped:
-        reason = str(failure.get("error", "")).splitlines()[0]
-        print(f"  skipped metric {failure.get('metric')}: {reason}")
-    if skipped:
-        print("    (`hcvg assets list` says which weights are missing and how to get them)")
+    # This invocation's skips, once per reason and on one line (metrics sharing a missing
+    # backbone share it); the full text is in failures.jsonl.
+    by_reason: dict[str, list[str]] = {}
+    for metric, reason in result.skipped.items():
+        by_reason.setdefault((reason.splitlines() or [""])[0], []).append(metric)
+    for reason, names in by_reason.items():
+        print(f"  skipped {'metric' if len(names) == 1 else 'metrics'} {', '.join(names)}: {reason}")
+    if by_reason:
+        print(f"    (full text in {root / 'failures.jsonl'}; `hcvg assets list` says which weights are missing and how to get them)")
     if others:
         print(f"  failures:    {root / 'failures.jsonl'} ({len(others)} recorded; the rest was scored)")
         for failure in others[-5:]:

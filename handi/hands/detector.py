@@ -26,6 +26,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from hcvg.assets import resolve_asset, sha256_of
+from hcvg.native_logs import quiet_native_logs
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,10 @@ class MediaPipeHandDetector:
     requires increasing timestamps, so state must not leak between videos). Use it as
     a context manager, or call :meth:`close`, to free the landmarkers.
 
+    MediaPipe's native log lines (LiteRT ``INFO:`` lines at every landmarker's creation
+    and close, absl warnings) are held back around every call into it
+    (`hcvg.native_logs`; ``hcvg -v`` shows them).
+
     Slot assignment: a hand labelled "Left" goes to slot 0 and "Right" to slot 1, with
     the labels swapped first when ``mirrored_input`` is True (see the module docstring
     for why unmirrored, e.g. egocentric, footage keeps MediaPipe's labels). If both
@@ -203,7 +208,8 @@ class MediaPipeHandDetector:
     def close(self) -> None:
         """Free the IMAGE-mode landmarker (a later call creates a new one)."""
         if self._image_landmarker is not None:
-            self._image_landmarker.close()
+            with quiet_native_logs():
+                self._image_landmarker.close()
             self._image_landmarker = None
 
     def __enter__(self) -> "MediaPipeHandDetector":
@@ -229,12 +235,13 @@ class MediaPipeHandDetector:
             Keypoints for the T frames.
         """
         frames = _check_frames(frames)
-        if self._image_landmarker is None:
-            self._image_landmarker = self._create(video=False)
         out = HandKeypoints.empty(len(frames), frames.shape[1:3])
-        for t, frame in enumerate(frames):
-            result = self._image_landmarker.detect(_to_mp_image(frame))
-            self._fill(out, t, result)
+        with quiet_native_logs():
+            if self._image_landmarker is None:
+                self._image_landmarker = self._create(video=False)
+            for t, frame in enumerate(frames):
+                result = self._image_landmarker.detect(_to_mp_image(frame))
+                self._fill(out, t, result)
         return out
 
     def detect_video(self, frames: np.ndarray, fps: float) -> HandKeypoints:
@@ -251,16 +258,17 @@ class MediaPipeHandDetector:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         out = HandKeypoints.empty(len(frames), frames.shape[1:3])
-        landmarker = self._create(video=True)
-        try:
-            last_ms = -1
-            for t, frame in enumerate(frames):
-                # Timestamps must strictly increase; rounding at very high fps could repeat one.
-                ts_ms = max(int(round(t * 1000.0 / fps)), last_ms + 1)
-                last_ms = ts_ms
-                self._fill(out, t, landmarker.detect_for_video(_to_mp_image(frame), ts_ms))
-        finally:
-            landmarker.close()
+        with quiet_native_logs():
+            landmarker = self._create(video=True)
+            try:
+                last_ms = -1
+                for t, frame in enumerate(frames):
+                    # Timestamps must strictly increase; rounding at very high fps could repeat one.
+                    ts_ms = max(int(round(t * 1000.0 / fps)), last_ms + 1)
+                    last_ms = ts_ms
+                    self._fill(out, t, landmarker.detect_for_video(_to_mp_image(frame), ts_ms))
+            finally:
+                landmarker.close()
         return out
 
     def _fill(self, out: HandKeypoints, t: int, result: Any) -> None:
