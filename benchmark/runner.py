@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -68,6 +69,15 @@ class RunResult:
     leaderboard: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     computed_cells: int = 0  # cells scored by this invocation
+    matrix_cells: int = 0  # cells of this invocation's matrix (adapters × splits × seeds × samples × metrics × scopes)
+    scored_cells: int = 0  # of those, the ones finished in the ledger under their metric's current key
+    new_failures: list[dict[str, Any]] = field(default_factory=list)  # recorded by this invocation
+    skipped_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not run (missing weights)
+
+    @property
+    def complete(self) -> bool:
+        """Every cell of the matrix has a score (or a recorded undefined value)."""
+        return self.scored_cells == self.matrix_cells
 
 
 class Runner:
@@ -105,18 +115,16 @@ class Runner:
         self.computed_cells = 0
         self.scorer: Scorer | None = None
         self.metric_keys: dict[str, str] = {}
+        self.matrix: set[tuple] = set()  # every (adapter, split, seed, sample, metric, scope) of this invocation
+        self.skipped: dict[str, str] = {}
+        self._failures_before = 0
 
     # -- setup -----------------------------------------------------------------
     def _prepare_store(self, metrics: list[Metric], splits: dict[str, Split]) -> None:
         matrix = _jsonable(self.config.matrix())
         previous: dict[str, Any] = {}
-        if self.store.has_config():
-            if not self.resume:
-                raise RunExistsError(
-                    f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
-                )
+        if self.store.has_config():  # a resume: `_check_existing` allowed it
             previous = self.store.read_config()
-            check_resumable(previous.get("matrix", {}), matrix, self.store.root)
             matrix = merge_matrices(previous.get("matrix", {}), matrix)
         config = {
             "matrix": matrix,
@@ -152,10 +160,39 @@ class Runner:
         self._record_adapter(spec.label, adapter)
         return adapter
 
+    def _check_existing(self) -> None:
+        """Refuse or allow an existing run directory, before anything slow is built.
+
+        A directory that holds a run is continued only with ``resume``, and only if its
+        stored clips were made with this matrix's adapters and splits. One whose ledger
+        has no finished cell (it never scored anything: an empty folder, a wrong root)
+        is started afresh in place when ``resume`` is not asked for.
+
+        Raises:
+            RunExistsError: The directory holds scores and ``resume`` is not set.
+            RunConfigMismatch: ``resume`` is set and the stored clips were made differently.
+        """
+        if not self.store.has_config():
+            return
+        scored = not self._finished_ledger().empty
+        if not self.resume:
+            if scored:
+                raise RunExistsError(
+                    f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
+                )
+            logger.warning("%s holds a run that scored nothing; starting it afresh", self.store.root)
+            _clear_run(self.store)
+            return
+        stored = self.store.read_config().get("matrix", {})
+        hint = "" if scored else " (it scored nothing yet: run without --resume to start it afresh)"
+        check_resumable(stored, _jsonable(self.config.matrix()), self.store.root, hint=hint)
+
     # -- main loop ---------------------------------------------------------------
     def run(self) -> RunResult:
         """Compute every missing cell of the matrix and write scores, summary and leaderboard."""
         cfg = self.config
+        self._check_existing()
+        self._failures_before = len(self.store.read_failures())
         for spec in cfg.adapters:  # unknown names are user errors: fail before any work
             if spec.name not in self.adapter_registry:
                 self.adapter_registry.get(spec.name)  # raises, suggesting close names
@@ -173,15 +210,19 @@ class Runner:
             # cells stay missing, so a resume once the weights are there computes them.
             logger.warning("skipping metric %s: %s", metric, reason)
             self.store.record_failure(metric=metric, stage="metric-setup", error=f"skipped: {reason}")
+        self.skipped = dict(dropped)
 
         finished = self._finished_cells()
         matrix_cells = [(m.name, scope) for m in self.scorer.all_metrics for scope in cfg.scopes]
+        # Every metric asked for counts, skipped ones too: a cell without a score is a cell not done.
+        every_cell = [(m.name, scope) for m in metrics for scope in cfg.scopes]
         work: dict[tuple[str, str, int], dict[str, set[Cell]]] = {}
         for spec in cfg.adapters:
             for split_label, split in splits.items():
                 for seed in cfg.seeds:
                     todo = {}
                     for sample_id in split.ids():
+                        self.matrix.update((spec.label, split_label, seed, sample_id, m, sc) for m, sc in every_cell)
                         missing = {
                             (metric, scope) for metric, scope in matrix_cells
                             if (spec.label, split_label, seed, sample_id, metric, scope, self.metric_keys[metric]) not in finished
@@ -338,11 +379,14 @@ class Runner:
         self.computed_cells += len(ledger_rows)
 
     # -- results -----------------------------------------------------------------
-    def _finished_cells(self) -> set[tuple]:
+    def _finished_ledger(self) -> pd.DataFrame:
         ledger = self.store.read_table("ledger")
-        if ledger.empty:
+        return ledger if ledger.empty else ledger[ledger["status"].isin(FINISHED)]
+
+    def _finished_cells(self) -> set[tuple]:
+        done = self._finished_ledger()
+        if done.empty:
             return set()
-        done = ledger[ledger["status"].isin(FINISHED)]
         return {
             (a, s, int(k), i, m, sc, key)
             for a, s, k, i, m, sc, key in done[[*SCORE_KEYS, "metric_key"]].itertuples(index=False)
@@ -418,38 +462,79 @@ class Runner:
         leaderboard = render_leaderboard(summary, timings=timings)
         atomic_write_bytes(self.store.root / "leaderboard.md", leaderboard.encode())
         failures = self.store.read_failures()
-        return RunResult(self.store, scores, summary, failures, self.generated, leaderboard, computed_cells=self.computed_cells)
+        scored = set() if cells.empty else {
+            (a, s, int(k), i, m, sc) for a, s, k, i, m, sc in cells[SCORE_KEYS].itertuples(index=False)
+        }
+        return RunResult(
+            self.store, scores, summary, failures, self.generated, leaderboard, computed_cells=self.computed_cells,
+            matrix_cells=len(self.matrix), scored_cells=len(self.matrix & scored),
+            new_failures=failures[self._failures_before:], skipped_metrics=dict(self.skipped),
+        )
 
 
-def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any) -> None:
+def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any, hint: str = "") -> None:
     """Refuse to resume when stored clips would be reused under a different definition.
 
     An adapter or split label present in both matrices must have the same name and
     options, and the clip geometry must match; metrics, scopes and seeds may change
     freely (their cells are computed or kept).
 
+    Args:
+        stored: The matrix in the run directory's run config.
+        now: The matrix asked for now.
+        root: The run directory (named in the message).
+        hint: Appended to the message (e.g. how to start the directory afresh).
+
     Raises:
-        RunConfigMismatch: Naming the first key that differs, with both values.
+        RunConfigMismatch: Naming every key that differs, each with its stored and new value.
     """
-    for key in ("num_frames", "size"):
-        if key in stored and stored[key] != now.get(key):
-            raise RunConfigMismatch(
-                f"{root} was run with {key}={stored[key]!r}, now {key}={now.get(key)!r}; its stored clips cannot be "
-                f"reused (a different matrix): choose another --out"
-            )
+    differences = matrix_differences(stored, now)
+    if differences:
+        raise RunConfigMismatch(
+            f"{root} was run with a different matrix: {'; '.join(differences)}. Its stored clips were made with "
+            f"the old values: give a changed adapter or split another label=..., or choose another --out{hint}"
+        )
+
+
+def matrix_differences(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys that make stored clips unusable now, one short line each ("split 'demo' option seed: 0 → 1")."""
+    differences = [
+        f"{key}: {_short(stored[key])} → {_short(now.get(key))}"
+        for key in ("num_frames", "size") if key in stored and stored[key] != now.get(key)
+    ]
     for kind in ("adapters", "splits"):
         before = {c["label"]: c for c in stored.get(kind, [])}
         for component in now.get(kind, []):
             old = before.get(component["label"])
             if old is None:
                 continue
-            for field_name in ("name", "options"):
-                if old.get(field_name) != component.get(field_name):
-                    raise RunConfigMismatch(
-                        f"{root} was run with a different matrix: {kind[:-1]} {component['label']!r} had "
-                        f"{field_name} {old.get(field_name)!r}, now {component.get(field_name)!r}. Its stored clips were made "
-                        f"with the old {field_name}; give the new one another label=..., or choose another --out"
-                    )
+            what = f"{kind[:-1]} {component['label']!r}"
+            if old.get("name") != component.get("name"):
+                differences.append(f"{what} name: {_short(old.get('name'))} → {_short(component.get('name'))}")
+                continue  # another component altogether: its options are not comparable
+            old_options, new_options = old.get("options") or {}, component.get("options") or {}
+            for option in sorted(set(old_options) | set(new_options)):
+                if old_options.get(option, _UNSET) != new_options.get(option, _UNSET):
+                    was, is_now = old_options.get(option, _UNSET), new_options.get(option, _UNSET)
+                    differences.append(f"{what} option {option}: {_short(was)} → {_short(is_now)}")
+    return differences
+
+
+_UNSET = "(not set)"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if value is _UNSET else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clear_run(store: RunStore) -> None:
+    """Remove what a run that scored nothing left (config, failures, parts, clips, features)."""
+    for path in (store.config_path, store.failures_path):
+        path.unlink(missing_ok=True)
+    for name in ("parts", "videos", "previews", "features"):
+        if (store.root / name).is_dir():
+            shutil.rmtree(store.root / name)
 
 
 def merge_matrices(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from benchmark.cli.adapters import AdaptersCommand
 from benchmark.cli.assets import AssetsCommand
@@ -12,11 +13,23 @@ from benchmark.cli.base import Subcommand
 from benchmark.cli.data import DataCommand
 from benchmark.cli.leaderboard import LeaderboardCommand
 from benchmark.cli.masks import MasksCommand
+from benchmark.cli.metrics import MetricsCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand()]
+
+
+# The distribution that installs the `hcvg` console script (pyproject.toml [project] name).
+DISTRIBUTION = "handi-bench"
+
+
+def _package_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed: said, not guessed
+        return f"unknown ({DISTRIBUTION} is not installed; `pip install -e .`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `hcvg COMMAND --help` for a command's options. Start with `hcvg demo --out runs/demo`.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument("--version", action="version", version=f"hcvg {_package_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(subparsers)
