@@ -20,6 +20,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from adapters.registry import ADAPTERS, create_adapter
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
-from benchmark.run_store import RunExistsError, RunStore
+from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
@@ -174,15 +175,12 @@ class Runner:
         """
         if not self.store.has_config():
             return
-        scored = not self._finished_ledger().empty
         if not self.resume:
-            if scored:
-                raise RunExistsError(
-                    f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
-                )
+            refuse_existing_run(self.store.root, resume=False)
             logger.warning("%s holds a run that scored nothing; starting it afresh", self.store.root)
             _clear_run(self.store)
             return
+        scored = run_holds_scores(self.store.root)
         stored = self.store.read_config().get("matrix", {})
         hint = "" if scored else " (it scored nothing yet: run without --resume to start it afresh)"
         check_resumable(stored, _jsonable(self.config.matrix()), self.store.root, hint=hint)
@@ -379,12 +377,8 @@ class Runner:
         self.computed_cells += len(ledger_rows)
 
     # -- results -----------------------------------------------------------------
-    def _finished_ledger(self) -> pd.DataFrame:
-        ledger = self.store.read_table("ledger")
-        return ledger if ledger.empty else ledger[ledger["status"].isin(FINISHED)]
-
     def _finished_cells(self) -> set[tuple]:
-        done = self._finished_ledger()
+        done = _finished_ledger(self.store)
         if done.empty:
             return set()
         return {
@@ -470,6 +464,27 @@ class Runner:
             matrix_cells=len(self.matrix), scored_cells=len(self.matrix & scored),
             new_failures=failures[self._failures_before:], skipped_metrics=dict(self.skipped),
         )
+
+
+def run_holds_scores(root: str | Path) -> bool:
+    """Whether ``root`` holds a run with at least one finished cell in its ledger."""
+    root = Path(root)
+    return (root / CONFIG_FILE).is_file() and not _finished_ledger(RunStore(root)).empty
+
+
+def refuse_existing_run(root: str | Path, resume: bool) -> None:
+    """Refuse a run directory that holds scores unless ``resume``; cheap, so callers check first.
+
+    Raises:
+        RunExistsError: ``root`` holds finished cells and ``resume`` is not set.
+    """
+    if not resume and run_holds_scores(root):
+        raise RunExistsError(f"{root} already holds a run; pass --resume to continue it, or choose another --out")
+
+
+def _finished_ledger(store: RunStore) -> pd.DataFrame:
+    ledger = store.read_table("ledger")
+    return ledger if ledger.empty else ledger[ledger["status"].isin(FINISHED)]
 
 
 def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any, hint: str = "") -> None:

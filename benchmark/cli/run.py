@@ -9,7 +9,7 @@ from pathlib import Path
 from benchmark.cli.base import Subcommand
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.run_matrix import read_matrix_file, run_config_from_dict
-from benchmark.runner import Runner, RunResult
+from benchmark.runner import Runner, RunResult, refuse_existing_run
 from metrics.base import SCOPES
 
 DEFAULT_DEMO_ADAPTERS = ["static", "oracle"]
@@ -143,6 +143,11 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         return run_config_from_dict(data)
 
     def run(self, args: argparse.Namespace) -> int:
+        # Checking the options loads every component's module (torch among them, seconds):
+        # a directory that must be refused is refused before that.
+        out = args.out if args.out is not None else (read_matrix_file(args.config).get("out") if args.config else None)
+        if out is not None:
+            refuse_existing_run(Path(out), args.resume)
         config = self.config_from(args)
         result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
         return _report(result)
@@ -175,6 +180,7 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        refuse_existing_run(args.out, args.resume)
         _ensure_demo_assets()
         config = run_config_from_dict({
             "out": args.out,
