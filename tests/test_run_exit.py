@@ -101,3 +101,13 @@ def test_mismatch_names_every_differing_key_and_nothing_else():
     assert "num_frames" in message and "option root" in message and "option seed" in message
     assert "strict" not in message and "num_samples" not in message  # unchanged keys are not dumped
     assert matrix_differences(stored, stored) == []
+
+
+def test_cli_refuses_an_existing_run_before_loading_any_component(tmp_path, square_samples):
+    """The refusal comes before option checking, which imports every component's module (torch)."""
+    from tests.test_layers import HEAVY, _modules_loaded_by
+
+    assert runner(tmp_path, square_samples, ["static"]).run().complete
+    loaded = _modules_loaded_by(["run", "--adapters", "static", "--metrics", "psnr", "--out", str(tmp_path / "run")])
+    assert "benchmark.runner" in loaded
+    assert not sorted(m for m in loaded if m.split(".")[0] in HEAVY)
