@@ -23,7 +23,7 @@ def hcvg(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_help_explains_every_command(capsys):
-    for command in ("demo", "run", "adapters", "tables", "assets", "masks", "data", "leaderboard"):
+    for command in ("demo", "run", "adapters", "metrics", "tables", "assets", "masks", "data", "leaderboard"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
