@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -28,7 +30,7 @@ from tqdm.auto import tqdm
 from adapters.registry import ADAPTERS, create_adapter
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
-from benchmark.run_store import RunExistsError, RunStore
+from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
@@ -68,7 +70,15 @@ class RunResult:
     leaderboard: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     computed_cells: int = 0  # cells scored by this invocation
-    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why this invocation skipped it
+    matrix_cells: int = 0  # cells of this invocation's matrix (adapters × splits × seeds × samples × metrics × scopes)
+    scored_cells: int = 0  # of those, the ones finished in the ledger under their metric's current key
+    new_failures: list[dict[str, Any]] = field(default_factory=list)  # recorded by this invocation
+    skipped_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not run (missing weights)
+
+    @property
+    def complete(self) -> bool:
+        """Every cell of the matrix has a score (or a recorded undefined value)."""
+        return self.scored_cells == self.matrix_cells
 
 
 class Runner:
@@ -107,18 +117,15 @@ class Runner:
         self.skipped: dict[str, str] = {}  # metric -> reason, this invocation
         self.scorer: Scorer | None = None
         self.metric_keys: dict[str, str] = {}
+        self.matrix: set[tuple] = set()  # every (adapter, split, seed, sample, metric, scope) of this invocation
+        self._failures_before = 0
 
     # -- setup -----------------------------------------------------------------
     def _prepare_store(self, metrics: list[Metric], splits: dict[str, Split]) -> None:
         matrix = _jsonable(self.config.matrix())
         previous: dict[str, Any] = {}
-        if self.store.has_config():
-            if not self.resume:
-                raise RunExistsError(
-                    f"{self.store.root} already holds a run; pass --resume to continue it, or choose another --out"
-                )
+        if self.store.has_config():  # a resume: `_check_existing` allowed it
             previous = self.store.read_config()
-            check_resumable(previous.get("matrix", {}), matrix, self.store.root)
             matrix = merge_matrices(previous.get("matrix", {}), matrix)
         config = {
             "matrix": matrix,
@@ -154,10 +161,36 @@ class Runner:
         self._record_adapter(spec.label, adapter)
         return adapter
 
+    def _check_existing(self) -> None:
+        """Refuse or allow an existing run directory, before anything slow is built.
+
+        A directory that holds a run is continued only with ``resume``, and only if its
+        stored clips were made with this matrix's adapters and splits. One whose ledger
+        has no finished cell (it never scored anything: an empty folder, a wrong root)
+        is started afresh in place when ``resume`` is not asked for.
+
+        Raises:
+            RunExistsError: The directory holds scores and ``resume`` is not set.
+            RunConfigMismatch: ``resume`` is set and the stored clips were made differently.
+        """
+        if not self.store.has_config():
+            return
+        if not self.resume:
+            refuse_existing_run(self.store.root, resume=False)
+            logger.warning("%s holds a run that scored nothing; starting it afresh", self.store.root)
+            _clear_run(self.store)
+            return
+        scored = run_holds_scores(self.store.root)
+        stored = self.store.read_config().get("matrix", {})
+        hint = "" if scored else " (it scored nothing yet: run without --resume to start it afresh)"
+        check_resumable(stored, _jsonable(self.config.matrix()), self.store.root, hint=hint)
+
     # -- main loop ---------------------------------------------------------------
     def run(self) -> RunResult:
         """Compute every missing cell of the matrix and write scores, summary and leaderboard."""
         cfg = self.config
+        self._check_existing()
+        self._failures_before = len(self.store.read_failures())
         for spec in cfg.adapters:  # unknown names are user errors: fail before any work
             if spec.name not in self.adapter_registry:
                 self.adapter_registry.get(spec.name)  # raises, suggesting close names
@@ -174,7 +207,7 @@ class Runner:
         for metric, reason in dropped.items():
             # Missing weights skip the metric, not the run; its cells stay missing, so a
             # resume once the weights are there computes them. Said once, short, in the
-            # report (RunResult.skipped); the full text is logged at -v and recorded once
+            # report (RunResult.skipped_metrics); the full text is logged at -v and recorded once
             # per run directory and reason, so resuming does not pile up copies.
             logger.info("skipping metric %s: %s", metric, reason)
             if (metric, f"skipped: {reason}") not in recorded:
@@ -183,12 +216,15 @@ class Runner:
 
         finished = self._finished_cells()
         matrix_cells = [(m.name, scope) for m in self.scorer.all_metrics for scope in cfg.scopes]
+        # Every metric asked for counts, skipped ones too: a cell without a score is a cell not done.
+        every_cell = [(m.name, scope) for m in metrics for scope in cfg.scopes]
         work: dict[tuple[str, str, int], dict[str, set[Cell]]] = {}
         for spec in cfg.adapters:
             for split_label, split in splits.items():
                 for seed in cfg.seeds:
                     todo = {}
                     for sample_id in split.ids():
+                        self.matrix.update((spec.label, split_label, seed, sample_id, m, sc) for m, sc in every_cell)
                         missing = {
                             (metric, scope) for metric, scope in matrix_cells
                             if (spec.label, split_label, seed, sample_id, metric, scope, self.metric_keys[metric]) not in finished
@@ -346,10 +382,9 @@ class Runner:
 
     # -- results -----------------------------------------------------------------
     def _finished_cells(self) -> set[tuple]:
-        ledger = self.store.read_table("ledger")
-        if ledger.empty:
+        done = _finished_ledger(self.store)
+        if done.empty:
             return set()
-        done = ledger[ledger["status"].isin(FINISHED)]
         return {
             (a, s, int(k), i, m, sc, key)
             for a, s, k, i, m, sc, key in done[[*SCORE_KEYS, "metric_key"]].itertuples(index=False)
@@ -425,41 +460,100 @@ class Runner:
         leaderboard = render_leaderboard(summary, timings=timings)
         atomic_write_bytes(self.store.root / "leaderboard.md", leaderboard.encode())
         failures = self.store.read_failures()
+        scored = set() if cells.empty else {
+            (a, s, int(k), i, m, sc) for a, s, k, i, m, sc in cells[SCORE_KEYS].itertuples(index=False)
+        }
         return RunResult(
-            self.store, scores, summary, failures, self.generated, leaderboard,
-            computed_cells=self.computed_cells, skipped=dict(self.skipped),
+            self.store, scores, summary, failures, self.generated, leaderboard, computed_cells=self.computed_cells,
+            matrix_cells=len(self.matrix), scored_cells=len(self.matrix & scored),
+            new_failures=failures[self._failures_before:], skipped_metrics=dict(self.skipped),
         )
 
 
-def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any) -> None:
+def run_holds_scores(root: str | Path) -> bool:
+    """Whether ``root`` holds a run with at least one finished cell in its ledger."""
+    root = Path(root)
+    return (root / CONFIG_FILE).is_file() and not _finished_ledger(RunStore(root)).empty
+
+
+def refuse_existing_run(root: str | Path, resume: bool) -> None:
+    """Refuse a run directory that holds scores unless ``resume``; cheap, so callers check first.
+
+    Raises:
+        RunExistsError: ``root`` holds finished cells and ``resume`` is not set.
+    """
+    if not resume and run_holds_scores(root):
+        raise RunExistsError(f"{root} already holds a run; pass --resume to continue it, or choose another --out")
+
+
+def _finished_ledger(store: RunStore) -> pd.DataFrame:
+    ledger = store.read_table("ledger")
+    return ledger if ledger.empty else ledger[ledger["status"].isin(FINISHED)]
+
+
+def check_resumable(stored: dict[str, Any], now: dict[str, Any], root: Any, hint: str = "") -> None:
     """Refuse to resume when stored clips would be reused under a different definition.
 
     An adapter or split label present in both matrices must have the same name and
     options, and the clip geometry must match; metrics, scopes and seeds may change
     freely (their cells are computed or kept).
 
+    Args:
+        stored: The matrix in the run directory's run config.
+        now: The matrix asked for now.
+        root: The run directory (named in the message).
+        hint: Appended to the message (e.g. how to start the directory afresh).
+
     Raises:
-        RunConfigMismatch: Naming the first key that differs, with both values.
+        RunConfigMismatch: Naming every key that differs, each with its stored and new value.
     """
-    for key in ("num_frames", "size"):
-        if key in stored and stored[key] != now.get(key):
-            raise RunConfigMismatch(
-                f"{root} was run with {key}={stored[key]!r}, now {key}={now.get(key)!r}; its stored clips cannot be "
-                f"reused (a different matrix): choose another --out"
-            )
+    differences = matrix_differences(stored, now)
+    if differences:
+        raise RunConfigMismatch(
+            f"{root} was run with a different matrix: {'; '.join(differences)}. Its stored clips were made with "
+            f"the old values: give a changed adapter or split another label=..., or choose another --out{hint}"
+        )
+
+
+def matrix_differences(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys that make stored clips unusable now, one short line each ("split 'demo' option seed: 0 → 1")."""
+    differences = [
+        f"{key}: {_short(stored[key])} → {_short(now.get(key))}"
+        for key in ("num_frames", "size") if key in stored and stored[key] != now.get(key)
+    ]
     for kind in ("adapters", "splits"):
         before = {c["label"]: c for c in stored.get(kind, [])}
         for component in now.get(kind, []):
             old = before.get(component["label"])
             if old is None:
                 continue
-            for field_name in ("name", "options"):
-                if old.get(field_name) != component.get(field_name):
-                    raise RunConfigMismatch(
-                        f"{root} was run with a different matrix: {kind[:-1]} {component['label']!r} had "
-                        f"{field_name} {old.get(field_name)!r}, now {component.get(field_name)!r}. Its stored clips were made "
-                        f"with the old {field_name}; give the new one another label=..., or choose another --out"
-                    )
+            what = f"{kind[:-1]} {component['label']!r}"
+            if old.get("name") != component.get("name"):
+                differences.append(f"{what} name: {_short(old.get('name'))} → {_short(component.get('name'))}")
+                continue  # another component altogether: its options are not comparable
+            old_options, new_options = old.get("options") or {}, component.get("options") or {}
+            for option in sorted(set(old_options) | set(new_options)):
+                if old_options.get(option, _UNSET) != new_options.get(option, _UNSET):
+                    was, is_now = old_options.get(option, _UNSET), new_options.get(option, _UNSET)
+                    differences.append(f"{what} option {option}: {_short(was)} → {_short(is_now)}")
+    return differences
+
+
+_UNSET = "(not set)"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if value is _UNSET else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clear_run(store: RunStore) -> None:
+    """Remove what a run that scored nothing left (config, failures, parts, clips, features)."""
+    for path in (store.config_path, store.failures_path):
+        path.unlink(missing_ok=True)
+    for name in ("parts", "videos", "previews", "features"):
+        if (store.root / name).is_dir():
+            shutil.rmtree(store.root / name)
 
 
 def merge_matrices(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:

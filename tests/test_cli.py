@@ -23,7 +23,7 @@ def hcvg(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_help_explains_every_command(capsys):
-    for command in ("demo", "run", "adapters", "tables", "assets", "masks", "data", "leaderboard"):
+    for command in ("demo", "run", "adapters", "metrics", "tables", "assets", "masks", "data", "leaderboard"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -83,3 +83,74 @@ def test_user_errors_are_one_clear_line(tmp_path):
     assert first.returncode == 0, first.stderr
     again = hcvg("run", "--adapters", "static", "--splits", "demo:num_samples=1", "--metrics", "psnr", "--out", tmp_path / "y", "--no-progress")
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def _cells_line(stdout: str) -> str:
+    lines = [line for line in stdout.splitlines() if "cells scored;" in line]
+    assert lines, f"no summary line in:\n{stdout}"
+    return lines[-1]
+
+
+def test_run_on_an_empty_folder_fails_then_succeeds_in_place_once_filled(tmp_path):
+    from benchmark.splits import load_split
+    from hcvg.video_io import write_video_lossless
+
+    videos = tmp_path / "my_model"
+    videos.mkdir()
+    out = tmp_path / "run"
+    args = ["run", "--adapters", f"folder:root={videos},label=my-model", "--splits", "demo:num_samples=2",
+            "--metrics", "psnr", "--scopes", "full", "--no-progress", "--out", out]
+    empty = hcvg(*args)
+    assert empty.returncode == 1, empty.stdout + empty.stderr
+    assert _cells_line(empty.stdout) == "0 of 2 cells scored; 2 failures (see failures.jsonl)"
+    assert "the rest was scored" not in empty.stdout
+
+    split = load_split("demo", num_samples=2)
+    for sample_id in split.ids():
+        write_video_lossless(videos / f"{sample_id}.mkv", split.get(sample_id).target)
+    filled = hcvg(*args)  # the same command, no --resume: the directory never scored anything
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    assert _cells_line(filled.stdout) == "2 of 2 cells scored; 0 failures (see failures.jsonl)"
+    assert set(pd.read_parquet(out / "scores.parquet").sample_id) == set(split.ids())
+    # The failures of the empty attempt went with it: the directory holds one clean run.
+    assert not (out / "failures.jsonl").exists() or not (out / "failures.jsonl").read_text().strip()
+    # Now it holds scores: the same command without --resume is refused again.
+    again = hcvg(*args)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_partly_scored_run_exits_1_and_counts_the_failures_not_shown(tmp_path):
+    from benchmark.splits import load_split
+    from hcvg.video_io import write_video_lossless
+
+    videos = tmp_path / "my_model"
+    videos.mkdir()
+    split = load_split("demo", num_samples=8)
+    write_video_lossless(videos / "demo-0000.mkv", split.get("demo-0000").target)
+    done = hcvg("run", "--adapters", f"folder:root={videos}", "--splits", "demo:num_samples=8", "--metrics", "psnr",
+                "--scopes", "full", "ma", "--no-progress", "--out", tmp_path / "run")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert _cells_line(done.stdout) == "2 of 16 cells scored; 7 failures (see failures.jsonl)"
+    assert "... and 2 more failures" in done.stdout
+    assert done.stdout.count("stage=generate") == 5
+
+
+def test_resume_with_another_matrix_names_each_differing_key_briefly(tmp_path):
+    out = tmp_path / "run"
+    base = ["run", "--adapters", "static", "--metrics", "psnr", "--scopes", "full", "--no-progress", "--out", out]
+    first = hcvg(*base[:-2], "--splits", "demo:num_samples=1", "--out", out)
+    assert first.returncode == 0, first.stdout + first.stderr
+    other = hcvg(*base[:-2], "--splits", "demo:num_samples=2,seed=3", "--out", out, "--resume")
+    assert other.returncode == 2
+    message = other.stderr.strip()
+    assert "split 'demo' option num_samples: 1 → 2" in message and "split 'demo' option seed: (not set) → 3" in message
+    assert len(message.splitlines()) == 1 and len(message) < 400, message
+
+
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hcvg {version('handi-bench')}"

@@ -53,7 +53,7 @@ def _modules_loaded_by(argv: list[str]) -> set[str]:
     return set(json.loads(proc.stdout.splitlines()[-1]))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["adapters", "list"], ["assets", "list"]], ids=" ".join)
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["adapters", "list"], ["assets", "list"], ["metrics", "list"]], ids=" ".join)
 def test_cli_start_up_imports_no_model_library(argv: list[str]) -> None:
     loaded = _modules_loaded_by(argv)
     assert "benchmark.cli.main" in loaded  # the program really ran

@@ -352,8 +352,9 @@ def test_metric_and_extractor_options_reach_their_constructors_and_the_run_confi
         # A missing weights file: fid is skipped, and the message shows the option arrived.
         f"extractors:\n  inception-pool3: {{mode: clean, weights_path: {tmp_path / 'none.pt'}}}\n"
     )
-    assert main(["run", "--config", str(matrix), "--no-progress"]) == 0
-    capsys.readouterr()
+    # fid's cells have no score (skipped for its weights): the run says so with exit status 1.
+    assert main(["run", "--config", str(matrix), "--no-progress"]) == 1
+    assert "cells scored;" in capsys.readouterr().out
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     hs_err = next(m for m in config["matrix"]["metrics"] if m["name"] == "hs-err")
     assert hs_err["options"] == {"missing": "penalize"}

@@ -129,7 +129,7 @@ def test_rerun_with_resume_generates_nothing_and_keeps_the_summary(tmp_path, squ
     pd.testing.assert_frame_equal(first.summary, fewer.summary)
     # Reusing a label for other options would score old clips as the new model: refused, naming the key.
     other = ComponentSpec("folder", {"root": str(tmp_path)}, label="static")
-    with pytest.raises(RunConfigMismatch, match=r"adapter 'static' had name 'static', now 'folder'"):
+    with pytest.raises(RunConfigMismatch, match=r"adapter 'static' name: 'static' → 'folder'"):
         make_runner(tmp_path, square_samples, [other], resume=True).run()
 
 

@@ -34,11 +34,11 @@ def setup_failures(run: Path) -> list[dict]:
 def test_resuming_does_not_repeat_a_skipped_metric_in_failures(tmp_path, square_samples, no_weights) -> None:
     metrics = ["psnr", *CLIP_METRICS]
     first = make_runner(tmp_path, square_samples, ["static"], metrics=metrics).run()
-    assert set(first.skipped) == set(CLIP_METRICS)
-    assert "clip-vit-l-14" in first.skipped["clip-gt"]
+    assert set(first.skipped_metrics) == set(CLIP_METRICS)
+    assert "clip-vit-l-14" in first.skipped_metrics["clip-gt"]
     for _ in range(2):
         again = make_runner(tmp_path, square_samples, ["static"], metrics=metrics, resume=True).run()
-        assert set(again.skipped) == set(CLIP_METRICS)  # still skipped, still said
+        assert set(again.skipped_metrics) == set(CLIP_METRICS)  # still skipped, still said
     recorded = setup_failures(tmp_path / "run")
     assert sorted(f["metric"] for f in recorded) == sorted(CLIP_METRICS)  # once each, not once per resume
     assert all("Looked in" in f["error"] for f in recorded)  # the full text is kept

@@ -39,14 +39,16 @@ PyPI), or says exactly what to get by hand and where to put it."""
         from hcvg.assets import AssetNotFoundError, asset_status, list_assets, sha256_of
 
         if args.action == "list":
-            for name in list_assets():
-                status = asset_status(name)
+            statuses = [asset_status(name) for name in list_assets()]
+            # One name column wide enough for the longest name, so every detail line lines up.
+            width = max((len(s["name"]) for s in statuses), default=0)
+            for status in statuses:
                 mark = "present" if status["present"] else "MISSING"
-                print(f"{status['name']:<20} {mark:<8} {status['filename']} ({_size(status['size_bytes'])})")
-                print(f"{'':<20} at:     {status['path'] or status['expected_location']}")
-                print(f"{'':<20} source: {status['official_source']}")
+                print(f"{status['name']:<{width}}  {mark:<8} {status['filename']} ({_size(status['size_bytes'])})")
+                print(f"{'':<{width}}  at:      {status['path'] or status['expected_location']}")
+                print(f"{'':<{width}}  source:  {status['official_source']}")
                 if status["env_var"]:
-                    print(f"{'':<20} env:    {status['env_var']}")
+                    print(f"{'':<{width}}  env:     {status['env_var']}")
             return 0
         if not args.names:
             print("error: name the assets to fetch, e.g. `hcvg assets fetch hand-landmarker`")

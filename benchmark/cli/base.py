@@ -33,3 +33,9 @@ class Subcommand(abc.ABC):
     @abc.abstractmethod
     def run(self, args: argparse.Namespace) -> int:
         """Run; return the process exit code."""
+
+
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of text cells as lines whose columns start at the same offset (the last column unpadded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in rows]

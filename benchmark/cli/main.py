@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from benchmark.cli.adapters import AdaptersCommand
 from benchmark.cli.assets import AssetsCommand
@@ -13,12 +14,24 @@ from benchmark.cli.data import DataCommand
 from benchmark.cli.export import ExportCommand
 from benchmark.cli.leaderboard import LeaderboardCommand
 from benchmark.cli.masks import MasksCommand
+from benchmark.cli.metrics import MetricsCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
 from hcvg.errors import UserError
 from hcvg.native_logs import native_logs_shown_within
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand()]
+
+
+# The distribution that installs the `hcvg` console script (pyproject.toml [project] name).
+DISTRIBUTION = "handi-bench"
+
+
+def _package_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed: said, not guessed
+        return f"unknown ({DISTRIBUTION} is not installed; `pip install -e .`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0,
         help="more logging (-v info and the native libraries' own log lines, -vv debug)",
     )
+    parser.add_argument("--version", action="version", version=f"hcvg {_package_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(subparsers)

@@ -9,7 +9,7 @@ from pathlib import Path
 from benchmark.cli.base import Subcommand
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.run_matrix import read_matrix_file, run_config_from_dict
-from benchmark.runner import Runner, RunResult
+from benchmark.runner import Runner, RunResult, refuse_existing_run
 from metrics.base import SCOPES
 
 DEFAULT_DEMO_ADAPTERS = ["static", "oracle"]
@@ -20,31 +20,43 @@ DEFAULT_DEMO_METRICS = [
 ]
 
 
+# Failures listed on the console; the rest are counted, and all are in failures.jsonl.
+SHOWN_FAILURES = 5
+
+
 def _report(result: RunResult) -> int:
+    """Print what the run produced; exit 1 when a cell of the matrix has no score."""
     print(result.leaderboard)
-    failures = result.failures
     root = result.store.root
     print(f"Run directory: {root}")
     print(f"  summary:     {root / 'summary.parquet'} ({len(result.summary)} rows)")
     print(f"  scores:      {root / 'scores.parquet'} ({len(result.scores)} rows)")
     print(f"  leaderboard: {root / 'leaderboard.md'}")
     print(f"  clips generated now: {result.generated}; cells scored now: {result.computed_cells}")
-    others = [f for f in failures if f.get("stage") != "metric-setup"]
     # This invocation's skips, once per reason and on one line (metrics sharing a missing
     # backbone share it); the full text is in failures.jsonl.
     by_reason: dict[str, list[str]] = {}
-    for metric, reason in result.skipped.items():
+    for metric, reason in result.skipped_metrics.items():
         by_reason.setdefault((reason.splitlines() or [""])[0], []).append(metric)
     for reason, names in by_reason.items():
         print(f"  skipped {'metric' if len(names) == 1 else 'metrics'} {', '.join(names)}: {reason}")
     if by_reason:
         print(f"    (full text in {root / 'failures.jsonl'}; `hcvg assets list` says which weights are missing and how to get them)")
+    others = [f for f in result.new_failures if f.get("stage") != "metric-setup"]
     if others:
-        print(f"  failures:    {root / 'failures.jsonl'} ({len(others)} recorded; the rest was scored)")
-        for failure in others[-5:]:
-            where = " ".join(f"{k}={failure[k]}" for k in ("adapter", "split", "sample", "stage") if k in failure)
-            print(f"    - {where}: {str(failure.get('error', '')).splitlines()[0]}")
-    return 0
+        print(f"  failures recorded now: {len(others)}" + (f" (the last {SHOWN_FAILURES}:)" if len(others) > SHOWN_FAILURES else ""))
+    for failure in others[-SHOWN_FAILURES:]:
+        where = " ".join(f"{k}={failure[k]}" for k in ("adapter", "split", "sample", "stage") if k in failure)
+        first_line = (str(failure.get("error") or "").splitlines() or [""])[0]
+        print(f"    - {where}: {first_line}")
+    if len(others) > SHOWN_FAILURES:
+        print(f"    ... and {len(others) - SHOWN_FAILURES} more failures (all in {root / 'failures.jsonl'})")
+    print(
+        f"{result.scored_cells} of {result.matrix_cells} cells scored; "
+        f"{len(result.new_failures)} failures (see failures.jsonl)"
+    )
+    nothing_at_all = result.matrix_cells == 0 and result.new_failures
+    return 0 if result.complete and not nothing_at_all else 1
 
 
 # Everything the demo may download (the README lists it; tests/test_readme.py checks both).
@@ -103,7 +115,15 @@ RUN/ledger.parquet does not mark finished: those of a killed run, of a metric wh
 weights appeared since (`hcvg assets list`), of a metric, scope, seed, adapter or split
 added to the matrix, or of a metric whose options or weights changed. Stored clips are
 scored again, never regenerated; a run directory only grows. Reusing an adapter or
-split label with other options is refused (its clips were made with the old ones)."""
+split label with other options is refused, naming each differing key (its clips were
+made with the old ones). Without --resume, a directory that holds scores is refused,
+and one that never scored anything (e.g. a `folder` that was empty) is started afresh
+in place: fix the cause and run the same command again.
+
+exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
+metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
+for missing weights), after the line "N of M cells scored; K failures (see
+failures.jsonl)", K counting the failures this invocation recorded; 2 for a usage error."""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         # Every matrix flag defaults to None ("not given"), so it overrides --config only when given.
@@ -128,6 +148,11 @@ split label with other options is refused (its clips were made with the old ones
         return run_config_from_dict(data)
 
     def run(self, args: argparse.Namespace) -> int:
+        # Checking the options loads every component's module (torch among them, seconds):
+        # a directory that must be refused is refused before that.
+        out = args.out if args.out is not None else (read_matrix_file(args.config).get("out") if args.config else None)
+        if out is not None:
+            refuse_existing_run(Path(out), args.resume)
         config = self.config_from(args)
         result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
         return _report(result)
@@ -160,6 +185,7 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
+        refuse_existing_run(args.out, args.resume)
         _ensure_demo_assets()
         config = run_config_from_dict({
             "out": args.out,
