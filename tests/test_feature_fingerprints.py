@@ -186,7 +186,7 @@ def test_hand_keypoints_fingerprint_follows_the_bundle_bytes_not_its_path(tmp_pa
     assert changed.fingerprint() != first.fingerprint()
     stricter = HandKeypointsExtractor(model_path=tmp_path / "a" / "hand_landmarker.task", min_hand_detection_confidence=0.6)
     assert stricter.fingerprint() != first.fingerprint()
-    image_mode = HandKeypointsExtractor(model_path=tmp_path / "a" / "hand_landmarker.task", video_mode=False)
+    image_mode = HandKeypointsExtractor(model_path=tmp_path / "a" / "hand_landmarker.task", mode="image")
     assert image_mode.fingerprint() != first.fingerprint()
 
 
