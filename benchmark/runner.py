@@ -308,7 +308,7 @@ class Runner:
     def _generate_batch(self, adapter: Adapter, label: str, split_label: str, seed: int, samples: list[Sample]) -> None:
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
         timing_rows = []
-        for sample, request, (video, seconds, error) in zip(samples, requests, self._generate(adapter, label, requests)):
+        for sample, request, (video, seconds, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
             if error is None:
                 try:
                     video = validate_video(video, request, label)
@@ -321,16 +321,21 @@ class Runner:
             if self.config.previews:
                 write_video_preview(self.store.preview_path(label, split_label, seed, sample.id), video)
             self.generated += 1
-            timing_rows.append({"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id, "stage": "generate", "seconds": seconds})
+            timing_rows.append({"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id, "stage": "generate",
+                                "seconds": seconds, "batch_size": batch})
         self.store.append_rows("timings", timing_rows)
 
     def _generate(
         self, adapter: Adapter, label: str, requests: list[GenerationRequest]
-    ) -> list[tuple[Any, float | None, str | None]]:
+    ) -> list[tuple[Any, float | None, str | None, int]]:
         """Generate a batch; if it fails, retry one by one so one bad sample fails alone.
 
+        A model generates a batch at once, so a clip's time is its batch's time divided
+        by the batch's clips; the batch size is returned beside it (and recorded).
+
         Returns:
-            Per request: (video or None, seconds per clip, error message or None).
+            Per request: (video or None, seconds per clip, error message or None, clips
+            in the call that made it).
         """
         start = time.perf_counter()
         try:
@@ -338,10 +343,10 @@ class Runner:
             if len(videos) != len(requests):
                 raise AdapterOutputError(f"adapter {label!r} returned {len(videos)} videos for {len(requests)} requests")
             per_clip = (time.perf_counter() - start) / len(requests)
-            return [(video, per_clip, None) for video in videos]
+            return [(video, per_clip, None, len(requests)) for video in videos]
         except Exception as batch_error:  # each request is retried alone; its own failure is recorded
             if len(requests) == 1:
-                return [(None, None, f"{type(batch_error).__name__}: {batch_error}")]
+                return [(None, None, f"{type(batch_error).__name__}: {batch_error}", 1)]
             logger.warning("adapter %s failed on a batch (%s); retrying one by one", label, batch_error)
         return [self._generate(adapter, label, [request])[0] for request in requests]
 
