@@ -180,5 +180,9 @@ def basis_notes(view: pd.DataFrame, entity: str = "adapter") -> list[str]:
             notes.append(f"{UNRANKED_MARK} {metric} is over different sample sets (n: {counts}) and no common set is "
                          "known here: not ranked.")
     if view["missing"].any():
-        notes.append(f"{MISSING_MARK} scored on fewer samples than the split holds (failures.jsonl says why).")
+        notes.append(
+            f"{MISSING_MARK} scored on fewer samples than the split holds in at least one column: a value that is "
+            "undefined for a sample (e.g. hand-precision where no hand was detected; scores.parquet says which) or a "
+            "failure (failures.jsonl says why)."
+        )
     return notes
