@@ -25,7 +25,6 @@ from hcvg.errors import UserError
 from hcvg.video_io import read_video
 from leaderboards.site.flow_image import draw_outline
 from leaderboards.site.gallery import ClipSource, GallerySample, render_gallery, shrink, shrink_mask
-from tests.test_leaderboard_site import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 
 RUNS = {"a/demo": "static", "b/demo": "oracle"}  # run name on the site → adapter labelled my-model
 SAMPLE_IDS = ["demo-0000", "demo-0001"]
@@ -122,36 +121,25 @@ def test_labels_that_look_alike_never_share_a_file(tmp_path):
         assert int(_gif(tmp_path / cell.group(1))[0, 0, 0, 0]) == 40 * i, source
 
 
-def test_site_gallery_cells_show_their_own_runs_clip_in_chromium(runs, site, tmp_path):
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip("needs Chromium and its driver: apt-get install -y chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install selenium")
-    from selenium.webdriver.chrome.service import Service
+def test_site_gallery_cells_show_their_own_runs_clip_in_chromium(runs, site, tmp_path, chromium):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.get((site / "index.html").as_uri())
-        driver.execute_script("document.getElementById('gallery').scrollIntoView();")
-        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
-            "return Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0);"
-        ))
-        # What the browser shows: per sample block, each generated cell's run, adapter,
-        # caption and the clip file it displays (resolved by the browser itself).
-        cells = driver.execute_script("""
-            return Array.from(document.querySelectorAll('#gallery .sample')).map(b => ({
-              sample: b.dataset.sample,
-              cells: Array.from(b.querySelectorAll('figure.cell[data-kind=generated]')).map(f => ({
-                run: f.dataset.run, adapter: f.dataset.adapter,
-                caption: f.querySelector('figcaption').innerText,
-                clip: f.querySelector('img.clip').src, shown: f.querySelector('img.clip').naturalWidth}))}));""")
-        assert driver.save_screenshot(str(tmp_path / "gallery.png"))
-    finally:
-        driver.quit()
+    driver = chromium
+    driver.get((site / "index.html").as_uri())
+    driver.execute_script("document.getElementById('gallery').scrollIntoView();")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0);"
+    ))
+    # What the browser shows: per sample block, each generated cell's run, adapter,
+    # caption and the clip file it displays (resolved by the browser itself).
+    cells = driver.execute_script("""
+        return Array.from(document.querySelectorAll('#gallery .sample')).map(b => ({
+          sample: b.dataset.sample,
+          cells: Array.from(b.querySelectorAll('figure.cell[data-kind=generated]')).map(f => ({
+            run: f.dataset.run, adapter: f.dataset.adapter,
+            caption: f.querySelector('figcaption').innerText,
+            clip: f.querySelector('img.clip').src, shown: f.querySelector('img.clip').naturalWidth}))}));""")
+    assert driver.save_screenshot(str(tmp_path / "gallery.png"))
     assert [block["sample"] for block in cells] == SAMPLE_IDS  # one block per sample, both runs in it
     for block in cells:
         assert [(c["run"], c["adapter"]) for c in block["cells"]] == [(name, "my-model") for name in RUNS]

@@ -17,14 +17,8 @@ from benchmark.runner import Runner
 from leaderboards.site.build import SiteRun, leaderboard_table, merge_runs
 from leaderboards.site.gallery import render_gallery
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT_COPY = Path("/tmp/leaderboard_screenshot.png")
 GALLERY_SCREENSHOT_COPY = Path("/tmp/leaderboard_gallery_screenshot.png")
-CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800",
-)
 
 
 def hcvg_leaderboard(*argv: str) -> int:
@@ -110,51 +104,40 @@ def _column(driver, table_id: str) -> list[str]:
     return [row.get_attribute("data-adapter") for row in driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")]
 
 
-def test_site_in_headless_chromium(site, tmp_path):
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip("needs Chromium and its driver: apt-get install -y chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install selenium")
-    from selenium.webdriver.chrome.service import Service
+def test_site_in_headless_chromium(site, tmp_path, chromium):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        driver.get((site / "index.html").as_uri())
-        assert sorted(_column(driver, "lb-demo-full")) == ["oracle", "static"]
-        assert sorted(_column(driver, "lb-demo-ma")) == ["oracle", "static"]
-        headers = driver.find_elements(By.CSS_SELECTOR, "#lb-demo-full thead th")
-        assert [h.text.split()[0] for h in headers] == ["adapter", "background-motion", "psnr", "ssim", "n", "s/clip"]
-        psnr = headers[2]
-        psnr.click()  # the first click on a ↑ column sorts best-first: the oracle far above the static copy of frame 0
-        assert psnr.get_attribute("aria-sort") == "descending"
-        assert _column(driver, "lb-demo-full") == ["oracle", "static"]
-        psnr.click()
-        assert psnr.get_attribute("aria-sort") == "ascending"
-        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
-        headers[1].click()  # ↓ column, best-first is ascending: the static clip has no background motion
-        assert headers[1].get_attribute("aria-sort") == "ascending"
-        assert _column(driver, "lb-demo-full") == ["static", "oracle"]
-        headers[2].click()  # back on psnr: best-first again
-        assert _column(driver, "lb-demo-full") == ["oracle", "static"]
-        charts_loaded = driver.execute_script(
-            "return Array.from(document.querySelectorAll('img.chart')).map(i => i.complete && i.naturalWidth > 0);"
-        )
-        assert charts_loaded and all(charts_loaded)
-        screenshot = tmp_path / "leaderboard.png"
-        assert driver.save_screenshot(str(screenshot))
-        driver.execute_script("document.getElementById('gallery').scrollIntoView();")
-        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
-            "return Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0);"
-        ))
-        gallery = tmp_path / "gallery.png"
-        assert driver.save_screenshot(str(gallery))
-    finally:
-        driver.quit()
+    driver = chromium
+    driver.get((site / "index.html").as_uri())
+    assert sorted(_column(driver, "lb-demo-full")) == ["oracle", "static"]
+    assert sorted(_column(driver, "lb-demo-ma")) == ["oracle", "static"]
+    headers = driver.find_elements(By.CSS_SELECTOR, "#lb-demo-full thead th")
+    assert [h.text.split()[0] for h in headers] == ["adapter", "background-motion", "psnr", "ssim", "n", "s/clip"]
+    psnr = headers[2]
+    psnr.click()  # the first click on a ↑ column sorts best-first: the oracle far above the static copy of frame 0
+    assert psnr.get_attribute("aria-sort") == "descending"
+    assert _column(driver, "lb-demo-full") == ["oracle", "static"]
+    psnr.click()
+    assert psnr.get_attribute("aria-sort") == "ascending"
+    assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+    headers[1].click()  # ↓ column, best-first is ascending: the static clip has no background motion
+    assert headers[1].get_attribute("aria-sort") == "ascending"
+    assert _column(driver, "lb-demo-full") == ["static", "oracle"]
+    headers[2].click()  # back on psnr: best-first again
+    assert _column(driver, "lb-demo-full") == ["oracle", "static"]
+    charts_loaded = driver.execute_script(
+        "return Array.from(document.querySelectorAll('img.chart')).map(i => i.complete && i.naturalWidth > 0);"
+    )
+    assert charts_loaded and all(charts_loaded)
+    screenshot = tmp_path / "leaderboard.png"
+    assert driver.save_screenshot(str(screenshot))
+    driver.execute_script("document.getElementById('gallery').scrollIntoView();")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0);"
+    ))
+    gallery = tmp_path / "gallery.png"
+    assert driver.save_screenshot(str(gallery))
     assert screenshot.stat().st_size > 10_000
     shutil.copyfile(screenshot, SCREENSHOT_COPY)
     shutil.copyfile(gallery, GALLERY_SCREENSHOT_COPY)
