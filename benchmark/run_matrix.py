@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from benchmark.run_config import ComponentSpec, RunConfig
-from hcvg.errors import UserError
+from hcvg.errors import InputNotFoundError, UserError
 from hcvg.options import coerce_options
 from hcvg.registry import Registry
 
@@ -51,14 +51,14 @@ def read_matrix_file(path: Path) -> dict[str, Any]:
     """The mapping a YAML matrix file holds.
 
     Raises:
-        FileNotFoundError: If ``path`` does not exist.
+        InputNotFoundError: If ``path`` does not exist (a `FileNotFoundError` and a `UserError`).
         MatrixError: If the file is not YAML, or holds something else than a mapping.
     """
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"matrix file {path} not found")
+        raise InputNotFoundError(f"matrix file {path} not found; pass the path of a YAML matrix (see `hcvg run --help`)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:

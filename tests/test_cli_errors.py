@@ -17,6 +17,7 @@ def _user_error_cases(tmp: Path) -> list[tuple[list[str], str]]:
     run = ["run", "--adapters", "static", "--metrics", "psnr", "--out", str(tmp / "run"), "--no-progress", "--splits"]
     return [
         (["tables", "--run", str(tmp / "none")], "summary.parquet not found; run `hcvg run"),
+        (["run", "--config", str(tmp / "no-matrix.yaml")], "no-matrix.yaml not found; pass the path of a YAML matrix"),
         (["leaderboard", "build", "--runs", str(tmp / "none"), "--out", str(tmp / "site")], "summary.parquet not found"),
         ([*run, f"ek100-test:cache={tmp / 'no-cache'}"], "Prepare it once with `hcvg data prepare --dataset ek100"),
         ([*run, "demo:num_samples=many"], "option num_samples='many' is not an integer"),
