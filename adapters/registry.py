@@ -19,6 +19,9 @@ ADAPTERS: Registry[type[Adapter]] = Registry("adapter", base=Adapter, entry_poin
 ADAPTERS.register("static", "adapters.static:StaticAdapter")
 ADAPTERS.register("oracle", "adapters.oracle:OracleAdapter")
 ADAPTERS.register("folder", "adapters.folder:FolderAdapter")
+ADAPTERS.register("handi", "adapters.handi_models:HandiAdapter")
+ADAPTERS.register("animate-anything", "adapters.handi_models:AnimateAnythingAdapter")
+ADAPTERS.register("handi-tiny", "adapters.handi_models:HandiTinyAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:

@@ -271,6 +271,8 @@ def clip_bpe_tokenizer(max_length: int = 77, pad_token: str = "!") -> "CLIPToken
     # CLIP's one "!!" token (https://github.com/huggingface/diffusers/issues/4153). Set by
     # id, it only pads.
     tokenizer.pad_token_id = vocab[pad_token]
+    # Marks a tokenizer that is rebuilt, never reloaded (HandiPipeline.save_pretrained skips it).
+    tokenizer.hcvg_offline_bpe = True
     return tokenizer
 
 

@@ -50,6 +50,8 @@ class Asset:
         size_bytes: Expected size, for display only.
         hf_repo: Hugging Face repo id to look for in the local hub cache.
         hf_filename: File name inside ``hf_repo`` (defaults to ``filename``).
+        directory: The asset is a folder (a diffusers-style weights folder, e.g. an
+            extracted release tarball), not a single file.
     """
 
     name: str
@@ -62,6 +64,7 @@ class Asset:
     size_bytes: int | None = None
     hf_repo: str | None = None
     hf_filename: str | None = None
+    directory: bool = False
 
 
 class AssetNotFoundError(UserError, FileNotFoundError):
@@ -140,12 +143,19 @@ def how_to_get(asset: Asset) -> str:
     """The ways to get an asset's file, one indented line each (for error messages)."""
     lines = [f"  - run `hcvg assets fetch {asset.name}`"]
     if asset.official_url:
-        lines.append(f"  - or download {asset.official_url} to {asset_cache_dir() / asset.filename}")
+        if asset.directory:
+            lines.append(f"  - or download {asset.official_url} and extract it so that {asset_cache_dir() / asset.filename}/ is the folder")
+        else:
+            lines.append(f"  - or download {asset.official_url} to {asset_cache_dir() / asset.filename}")
     if asset.env_var:
         lines.append(f"  - or set {asset.env_var}=/path/to/{asset.filename}")
     if asset.how_to_get:
         lines.append(f"  - {asset.how_to_get}")
     return "\n".join(lines)
+
+
+def _present(asset: Asset, path: Path) -> bool:
+    return path.is_dir() if asset.directory else path.is_file()
 
 
 def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | None = None) -> Path:
@@ -168,20 +178,20 @@ def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | Non
     if path is not None:
         explicit = places[0][1]
         assert explicit is not None
-        if explicit.is_file():
+        if _present(asset, explicit):
             return explicit
         raise AssetNotFoundError(
-            f"{asset.name}: the explicit path {explicit} does not exist or is not a file. "
+            f"{asset.name}: the explicit path {explicit} does not exist or is not a {'folder' if asset.directory else 'file'}. "
             f"Pass the path of an existing {asset.filename}, or pass no path to use the "
             f"usual places.\n{how_to_get(asset)}"
         )
     for where, candidate in places[1:]:
-        if candidate is not None and candidate.is_file():
+        if candidate is not None and _present(asset, candidate):
             logger.debug("%s: found via %s at %s", asset.name, where, candidate)
             return candidate
         if candidate is not None and where.startswith("$"):
             # An env var that points nowhere is almost always a typo; say so.
-            logger.warning("%s: %s=%s is not a file; ignoring it", asset.name, where[1:], candidate)
+            logger.warning("%s: %s=%s is not a %s; ignoring it", asset.name, where[1:], candidate, "folder" if asset.directory else "file")
     hub = _hub_cache_path(asset)
     if hub is not None:
         places.append(hub)

@@ -17,10 +17,11 @@ from benchmark.cli.masks import MasksCommand
 from benchmark.cli.metrics import MetricsCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
+from benchmark.cli.train import TrainCommand
 from hcvg.errors import UserError
 from hcvg.native_logs import native_logs_shown_within
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand(), TrainCommand()]
 
 
 # The distribution that installs the `hcvg` console script (pyproject.toml [project] name).

@@ -1,0 +1,261 @@
+"""`HandiPipeline`: stage 1 (motion-area mask) → morphology → stage 2 (video) → mask enforcement.
+
+Paper §3, "Inference": the context latent is repeated over the L frames, concatenated
+with a mask channel and noised to the first sampling step (Eq. 1 at the max step);
+DPM-Solver++ then denoises it under classifier-free guidance. Stage 1 runs this with
+the prior mask as its mask channel and decodes a mask video; the union over frames of
+that video, post-processed with morphology (`handi.motion_area.postprocess_mask`), is
+stage 2's mask. After decoding, pixels outside the mask are replaced by the context
+image (§3, "We follow Dai et al. to explicitly enforce the mask").
+
+Where the mask comes from is the Table 2 ablation switch: ``stage1`` (HANDI), ``prior``,
+``gt`` (an oracle mask passed in) or ``none`` (AnimateAnything without a mask: all ones).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+
+from handi.diffusion import decode_latents, encode_frames, frames_to_unit, mask_to_latent
+from handi.motion_area import postprocess_mask
+from handi.text import encode_prompts
+
+MASK_SOURCES = ("stage1", "prior", "gt", "none")
+PRIOR_MASK_FILE = "prior_mask.npy"
+
+
+@dataclass
+class HandiOutput:
+    """What `HandiPipeline.__call__` returns.
+
+    Attributes:
+        frames: uint8 ``[B, L, H, W, 3]`` generated frames (context not included).
+        mask: bool ``[B, H, W]`` the mask stage 2 was conditioned on (and enforced).
+        mask_video: float ``[B, L, H, W]`` in [0, 1], stage 1's decoded soft masks; None
+            unless the mask came from stage 1.
+    """
+
+    frames: np.ndarray
+    mask: np.ndarray
+    mask_video: np.ndarray | None = None
+
+
+class HandiPipeline(DiffusionPipeline):
+    """HANDI's two-stage sampler (diffusers pipeline; ``save_pretrained``/``from_pretrained``).
+
+    Components: ``vae`` (SD AutoencoderKL), ``text_encoder`` + ``tokenizer`` (CLIP text),
+    ``scheduler`` (DPM-Solver++ by default), ``unet`` (stage 2, video) and the optional
+    ``mask_unet`` (stage 1, motion-area masks; absent for AnimateAnything). The prior mask
+    (float ``[H, W]`` in [0, 1], normalized coverage of the training masks) is saved
+    beside them as ``prior_mask.npy``.
+    """
+
+    model_cpu_offload_seq = "text_encoder->mask_unet->unet->vae"
+    _optional_components = ["mask_unet"]
+
+    def __init__(self, vae: Any, text_encoder: Any, tokenizer: Any, scheduler: Any, unet: Any, mask_unet: Any = None):
+        super().__init__()
+        self.register_modules(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, unet=unet, mask_unet=mask_unet)
+        self.prior_mask: np.ndarray | None = None
+
+    # -- persistence -----------------------------------------------------------
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        super().save_pretrained(save_directory, **kwargs)
+        if getattr(self.tokenizer, "hcvg_offline_bpe", False):
+            # Rebuilt offline on load (`handi.text.clip_bpe_tokenizer`); a reloaded copy
+            # would pad differently, so none is kept.
+            shutil.rmtree(Path(save_directory) / "tokenizer", ignore_errors=True)
+        if self.prior_mask is not None:
+            np.save(Path(save_directory) / PRIOR_MASK_FILE, self.prior_mask.astype(np.float32))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, hrl: str = "on", **kwargs: Any) -> "HandiPipeline":
+        """Load a weights folder: released AnimateAnything / HANDI ones (no ``model_index.json``) or saved here.
+
+        See `handi.loading.load_handi_pipeline` (``hrl="off"`` picks ``unet_no_hrl/``).
+        """
+        from handi.loading import load_handi_pipeline
+
+        return load_handi_pipeline(pretrained_model_name_or_path, hrl=hrl, **kwargs)
+
+    # -- conditioning ----------------------------------------------------------
+    def encode_prompt(self, prompts: Sequence[str]) -> torch.Tensor:
+        """CLIP text embeddings ``[B, N, d]`` (last hidden state, padded to the tokenizer's max length)."""
+        return encode_prompts(self.tokenizer, self.text_encoder, list(prompts))
+
+    def _pixels(self, images: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """uint8 ``[B, H, W, 3]`` → float ``[B, 1, 3, h, w]`` in [-1, 1] at the native size."""
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        return x[:, None].to(self.vae.device, self.vae.dtype)
+
+    def _mask_pixels(self, masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """bool/float ``[B, H, W]`` → float ``[B, h, w]`` at the native size (area-resized)."""
+        x = torch.from_numpy(np.asarray(masks, dtype=np.float32))[:, None]
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=size, mode="area")
+        return x[:, 0].numpy()
+
+    # -- sampling --------------------------------------------------------------
+    def sample_latents(
+        self,
+        unet: Any,
+        context_latent: torch.Tensor,
+        mask: torch.Tensor | None,
+        text: torch.Tensor,
+        uncond: torch.Tensor,
+        num_frames: int,
+        steps: int,
+        guidance: float,
+        motion: float | None,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """One stage's denoising loop; returns the clean latent video ``[B, 4, L, h, w]``.
+
+        Args:
+            unet: The stage's `HandiUNet3DConditionModel`.
+            context_latent: ``[B, 4, 1, h, w]`` clean context latent.
+            mask: ``[B, 1, 1, h, w]`` mask channel, or None for a UNet without one.
+            text, uncond: ``[B, N, d]`` prompt and empty-prompt embeddings.
+            num_frames: L.
+            steps: Solver steps.
+            guidance: Classifier-free guidance scale (≤ 1: no guidance, one UNet pass per step).
+            motion: Motion strength, used when the UNet conditions on one.
+            generator: Seeds the initial noise: one generator, or one per batch element
+                (then a batch gives the same videos as single calls).
+        """
+        self.scheduler.set_timesteps(steps, device=context_latent.device)
+        timesteps = self.scheduler.timesteps
+        start = context_latent.expand(-1, -1, num_frames, -1, -1)
+        noise = _initial_noise(tuple(start.shape), generator).to(start.device, start.dtype)
+        latents = self.scheduler.add_noise(start, noise, timesteps[:1].repeat(start.shape[0]))
+        guided = guidance > 1.0
+        # The guidance batch is built once: [uncond; cond] rows, same context and mask.
+        text_in = torch.cat([uncond, text]) if guided else text
+        context_in = torch.cat([context_latent] * 2) if guided else context_latent
+        mask_in = None if mask is None else (torch.cat([mask] * 2) if guided else mask)
+        motion_in = None
+        if motion is not None and getattr(unet.config, "motion_strength", False):
+            motion_in = torch.full((context_in.shape[0],), float(motion), device=latents.device)
+        for t in self.progress_bar(timesteps):
+            model_in = torch.cat([latents] * 2) if guided else latents
+            model_in = self.scheduler.scale_model_input(model_in, t)
+            pred = unet(model_in, t, encoder_hidden_states=text_in, condition_latent=context_in, mask=mask_in, motion=motion_in).sample
+            if guided:
+                pred_uncond, pred_text = pred.chunk(2)
+                pred = pred_uncond + guidance * (pred_text - pred_uncond)
+            latents = self.scheduler.step(pred, t, latents).prev_sample
+        return latents
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: np.ndarray,
+        prompt: str | Sequence[str],
+        num_frames: int = 15,
+        mask: str = "stage1",
+        gt_mask: np.ndarray | None = None,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 9.0,
+        motion_strength: float | None = 3.0,
+        mask_guidance_scale: float | None = None,
+        enforce_mask: bool = True,
+        size: tuple[int, int] | None = None,
+        kernel_size: int = 15,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+    ) -> HandiOutput:
+        """Generate L frames from a context image and an action prompt.
+
+        Args:
+            image: uint8 ``[H, W, 3]`` or ``[B, H, W, 3]`` RGB context frame(s).
+            prompt: Action text (already expanded, if an expander is used), one per image.
+            num_frames: L, frames to generate after the context.
+            mask: Where stage 2's mask comes from: ``stage1``, ``prior``, ``gt`` or ``none``.
+            gt_mask: bool ``[B, H, W]`` ground-truth motion area, for ``mask="gt"``.
+            num_inference_steps: DPM-Solver++ steps per stage (paper: 25).
+            guidance_scale: Stage 2's classifier-free guidance (released inference: 9).
+            motion_strength: Stage 2's motion strength (released inference: 3).
+            mask_guidance_scale: Stage 1's guidance (default: ``guidance_scale``).
+            enforce_mask: Replace pixels outside the mask by the context image (paper §3).
+            size: ``(H, W)`` to generate at (default: the UNet's native size).
+            kernel_size: Morphology kernel in pixels at 256² (scaled to ``size``).
+            generator: Seeds all sampling; a list gives each image its own generator.
+
+        Returns:
+            `HandiOutput` at ``size``.
+        """
+        if mask not in MASK_SOURCES:
+            raise ValueError(f"mask must be one of {', '.join(MASK_SOURCES)}, got {mask!r}")
+        images = image[None] if image.ndim == 3 else image
+        prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != len(images):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        if size is None:
+            side = int(self.unet.config.sample_size) * (2 ** (len(self.vae.config.block_out_channels) - 1))
+            size = (side, side)
+        latent_size = (size[0] // 8, size[1] // 8)
+        context = self._pixels(images, size)
+        context_latent = encode_frames(self.vae, context).to(self.unet.dtype)
+        text = self.encode_prompt(prompts).to(self.unet.dtype)
+        uncond = self.encode_prompt([""] * len(prompts)).to(self.unet.dtype)
+
+        mask_video = None
+        if mask == "stage1":
+            mask_video = self.generate_masks(context_latent, text, uncond, num_frames, num_inference_steps,
+                                             guidance_scale if mask_guidance_scale is None else mask_guidance_scale, generator)
+            soft = mask_video.max(axis=1)
+        elif mask == "prior":
+            soft = np.repeat(self._prior(size)[None], len(images), axis=0)
+        elif mask == "gt":
+            if gt_mask is None:
+                raise ValueError("mask='gt' needs gt_mask (the ground-truth motion area)")
+            soft = self._mask_pixels(gt_mask, size)
+        else:
+            soft = np.ones((len(images), *size), dtype=np.float32)
+        kernel = max(1, round(kernel_size * size[0] / 256)) | 1
+        final = np.stack([postprocess_mask(m, kernel_size=kernel) for m in soft]) if mask != "none" else soft >= 0.5
+
+        mask_t = torch.from_numpy(final.astype(np.float32)).to(context_latent.device)
+        mask_latent = mask_to_latent(mask_t, latent_size).to(self.unet.dtype) if self.unet.config.motion_mask else None
+        latents = self.sample_latents(self.unet, context_latent, mask_latent, text, uncond, num_frames,
+                                      num_inference_steps, guidance_scale, motion_strength, generator)
+        frames = frames_to_unit(decode_latents(self.vae, latents.to(self.vae.dtype)).float())  # [B, L, 3, H, W]
+        if enforce_mask:
+            keep = mask_t[:, None, None]
+            frames = keep * frames + (1 - keep) * frames_to_unit(context.float())
+        video = (frames.permute(0, 1, 3, 4, 2) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return HandiOutput(frames=video, mask=final, mask_video=mask_video)
+
+    def generate_masks(self, context_latent, text, uncond, num_frames, steps, guidance, generator) -> np.ndarray:
+        """Stage 1: the motion-area mask video, float ``[B, L, H, W]`` in [0, 1]."""
+        if self.mask_unet is None:
+            raise ValueError("this pipeline has no stage-1 mask_unet (AnimateAnything weights?); use mask=prior|gt|none")
+        prior = torch.from_numpy(self._prior(tuple(s * 8 for s in context_latent.shape[-2:])))
+        prior = mask_to_latent(prior[None].expand(context_latent.shape[0], -1, -1), tuple(context_latent.shape[-2:]), threshold=None)
+        prior = prior.to(context_latent.device, self.mask_unet.dtype)
+        latents = self.sample_latents(self.mask_unet, context_latent, prior, text, uncond, num_frames, steps, guidance, None, generator)
+        decoded = decode_latents(self.vae, latents.to(self.vae.dtype)).float()
+        return frames_to_unit(decoded.mean(dim=2)).cpu().numpy()
+
+    def _prior(self, size: tuple[int, int]) -> np.ndarray:
+        if self.prior_mask is None:
+            raise ValueError(f"this pipeline has no {PRIOR_MASK_FILE}; compute one with `hcvg masks prior --split S`")
+        return self._mask_pixels(self.prior_mask[None], size)[0]
+
+
+def _initial_noise(shape: tuple[int, ...], generator: torch.Generator | list[torch.Generator] | None) -> torch.Tensor:
+    """Standard-normal noise drawn on the CPU (the same numbers on every machine)."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+        return torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32) for g in generator])
+    return torch.randn(shape, generator=generator, dtype=torch.float32)
