@@ -103,12 +103,16 @@ class TfConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: float32 ``[N, C, H, W]``. Returns: float32 ``[N, O, H', W']``."""
+        padding: tuple[int, int] = (0, 0)
         if self.padding == "SAME":
             kh, kw = self.weight.shape[-2:]
             top, bottom = tf_same_pads(x.shape[-2], kh, self.stride[0], self.dilation[0])
             left, right = tf_same_pads(x.shape[-1], kw, self.stride[1], self.dilation[1])
-            x = F.pad(x, (left, right, top, bottom))
-        y = F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+            if (top, left) == (bottom, right):
+                padding = (top, left)  # symmetric: the convolution pads without a copy
+            else:
+                x = F.pad(x, (left, right, top, bottom))
+        y = F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
         return _activate(y, self.activation)
 
 
