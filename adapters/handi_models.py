@@ -146,11 +146,11 @@ class AnimateAnythingAdapter(HandiAdapter):
 
 
 class HandiTinyAdapter(HandiAdapter):
-    """The tiny HANDI trained on the demo split (128², fitted to 256²), shipped in the package."""
+    """The tiny HANDI trained on the demo split (64², fitted to 256²), shipped in the package."""
 
     name: ClassVar[str] = "handi-tiny"
     asset: ClassVar[str] = "handi-tiny"
-    native: ClassVar[NativeSettings] = NativeSettings(size=(128, 128), frames=15, fps=None, steps=25, guidance=9.0)
+    native: ClassVar[NativeSettings] = NativeSettings(size=(64, 64), frames=15, fps=None, steps=25, guidance=9.0)
 
     def weights_dir(self) -> Path:
         # weights= → $HCVG_HANDI_TINY → asset cache → the copy inside the package.

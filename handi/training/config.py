@@ -39,7 +39,8 @@ class TrainConfig:
         hrl: Stage 2: add ``η · L_HR`` (Table 2's HRL switch). Writes ``unet`` (on) or
             ``unet_no_hrl`` (off) into the output pipeline.
         alpha / eta: Loss weights of Eq. 5 and Eq. 7.
-        hrl_frame_stride: Decode every k-th predicted frame for ``L_HR`` (memory).
+        hrl_frame_stride: Decode every k-th predicted frame for ``L_HR`` (memory and
+            time), starting one frame later at each step so that every frame takes turns.
         miou_frame_stride: Same for stage 1's ``L_mIoU``.
         trainable_modules: Substrings of trainable parameter names; empty = all.
     """

@@ -283,7 +283,17 @@ def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, ste
     """One batch's loss terms (``loss`` is what is optimized)."""
     g = torch.Generator().manual_seed(config.seed * 7919 + step)
     if config.stage == "vae":
-        frames = torch.stack([examples[i].frames[torch.randint(len(examples[i].frames), (1,), generator=g).item()] for i in ids]).to(device)
+        # One random frame per clip, and as often one of its motion-area masks (grey
+        # images): stage 1 encodes and decodes mask videos with this same VAE.
+        picks = []
+        for i in ids:
+            e = examples[i]
+            if torch.rand((), generator=g) < 0.5:
+                picks.append(e.frames[torch.randint(len(e.frames), (1,), generator=g).item()])
+            else:
+                m = e.frame_masks[torch.randint(len(e.frame_masks), (1,), generator=g).item()]
+                picks.append((m * 2 - 1)[None].expand(3, -1, -1))
+        frames = torch.stack(picks).to(device)
         posterior = model.encode(frames).latent_dist
         recon = model.decode(posterior.mode()).sample
         rec = F.mse_loss(recon.float(), frames.float())
@@ -318,22 +328,29 @@ def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, ste
     l_noise = F.mse_loss(pred.float(), noise_target(sched, latents, noise, timesteps).float())
     terms = {"noise": l_noise}
     if config.stage == "1" and config.alpha > 0:
-        x0 = predicted_original(sched, noisy, pred, timesteps)[:, :, :: config.miou_frame_stride]
+        frames = _frames(step, config.miou_frame_stride, latents.shape[2])
+        x0 = predicted_original(sched, noisy, pred, timesteps)[:, :, frames]
         decoded = frames_to_unit(decode_latents(pipe.vae, x0).float().mean(dim=2))
-        target = batch["frame_masks"][:, :: config.miou_frame_stride].to(device)
+        target = batch["frame_masks"][:, frames].to(device)
         terms["miou"] = soft_miou_loss(decoded, target)
         terms["loss"] = l_noise + config.alpha * terms["miou"]
     elif config.stage == "2" and config.hrl and config.eta > 0:
         from handi.hand_refinement_loss import hand_refinement_loss
 
-        x0 = predicted_original(sched, noisy, pred, timesteps)[:, :, :: config.hrl_frame_stride]
+        frames = _frames(step, config.hrl_frame_stride, latents.shape[2])
+        x0 = predicted_original(sched, noisy, pred, timesteps)[:, :, frames]
         decoded = frames_to_unit(decode_latents(pipe.vae, x0).float())
-        keypoints = batch["keypoints"][:, :: config.hrl_frame_stride].to(device)
+        keypoints = batch["keypoints"][:, frames].to(device)
         terms["hrl"] = hand_refinement_loss(decoded, keypoints, hand_net)
         terms["loss"] = l_noise + config.eta * terms["hrl"]
     else:
         terms["loss"] = l_noise
     return terms
+
+
+def _frames(step: int, stride: int, num_frames: int) -> slice:
+    """Every ``stride``-th frame, starting one frame later each step (all frames are seen in turn)."""
+    return slice(step % stride, num_frames, stride)
 
 
 @torch.no_grad()
