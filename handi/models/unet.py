@@ -53,18 +53,23 @@ class HandiUNet3DConditionModel(ModelMixin, ConfigMixin):
     `conv_in2`, whose 5 input channels are the mask first, then the 4 latent channels; the
     single mask is repeated over all F+1 frames, the context frame included. Without a mask
     the model uses `conv_in` (4 channels), as the text-to-video model it started from.
-    AnimateAnything trains with a binary mask at latent resolution, 1 inside the region that
-    may move and 0 elsewhere; HANDI passes its motion-area mask the same way.
+    AnimateAnything trains with a binary mask at latent resolution (resized, thresholded at
+    0.5), 1 inside the region that may move and 0 elsewhere (outside it, the clean target
+    latents are replaced by the context latent before noising); HANDI's motion-area mask is
+    passed the same way.
 
     Motion strength: when `motion_strength` is set and `motion` is given, the scalar goes
     through `motion_proj` (sinusoidal, like a timestep) into `time_embedding.cond_proj` and
-    is added to the timestep embedding. `motion_embedding` (Linear, SiLU, Linear) exists in
+    is added to the timestep embedding. Upstream trains it with the target latents' own
+    score, `10 * sum_c mean_{f,h,w} |z[:, c, f+1] - z[:, c, f]|` (`calculate_latent_motion_score`
+    in AnimateAnything's `utils/common.py`), and samples with a value the user picks
+    (`strength` in its validation config). `motion_embedding` (Linear, SiLU, Linear) exists in
     the released checkpoints but upstream's forward never uses it; it is kept, unused, so
     their state dicts load with no missing or unexpected keys.
 
     Parameters:
         sample_size (`int`, *optional*, defaults to `None`): Height and width of the latent
-            sample (recorded only; any size divisible by the down-sampling factor runs).
+            sample (recorded only; other sizes run too).
         in_channels (`int`, *optional*, defaults to 4): Latent channels of `sample` and of
             `condition_latent`; `conv_in2` reads `in_channels + 1` (mask first).
         out_channels (`int`, *optional*, defaults to 4): Channels of the prediction.
