@@ -118,6 +118,8 @@ class HandiPipeline(DiffusionPipeline):
         guidance: float,
         motion: float | None,
         generator: torch.Generator | None,
+        start: torch.Tensor | None = None,
+        strength: float = 1.0,
     ) -> torch.Tensor:
         """One stage's denoising loop; returns the clean latent video ``[B, 4, L, h, w]``.
 
@@ -132,10 +134,17 @@ class HandiPipeline(DiffusionPipeline):
             motion: Motion strength, used when the UNet conditions on one.
             generator: Seeds the initial noise: one generator, or one per batch element
                 (then a batch gives the same videos as single calls).
+            start: ``[B, 4, L, h, w]`` latent video to noise and denoise from (default: the
+                context latent repeated, as in paper §3 "Inference").
+            strength: Fraction of the schedule to run (1: from the max noise step, the
+                paper's; less starts from a partly noised ``start``, SDEdit-style).
         """
+        if not 0 < strength <= 1:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
         self.scheduler.set_timesteps(steps, device=context_latent.device)
-        timesteps = self.scheduler.timesteps
-        start = context_latent.expand(-1, -1, num_frames, -1, -1)
+        timesteps = self.scheduler.timesteps[steps - max(1, round(strength * steps)) :]
+        if start is None:
+            start = context_latent.expand(-1, -1, num_frames, -1, -1)
         noise = _initial_noise(tuple(start.shape), generator).to(start.device, start.dtype)
         latents = self.scheduler.add_noise(start, noise, timesteps[:1].repeat(start.shape[0]))
         guided = guidance > 1.0
@@ -168,6 +177,7 @@ class HandiPipeline(DiffusionPipeline):
         guidance_scale: float = 9.0,
         motion_strength: float | None = 3.0,
         mask_guidance_scale: float | None = None,
+        mask_strength: float = 1.0,
         enforce_mask: bool = True,
         size: tuple[int, int] | None = None,
         kernel_size: int = 15,
@@ -185,6 +195,9 @@ class HandiPipeline(DiffusionPipeline):
             guidance_scale: Stage 2's classifier-free guidance (released inference: 9).
             motion_strength: Stage 2's motion strength (released inference: 3).
             mask_guidance_scale: Stage 1's guidance (default: ``guidance_scale``).
+            mask_strength: Stage 1's start: 1 (the paper) denoises from pure noise; less
+                starts from the prior-mask video noised to that fraction of the schedule
+                (an undertrained model, like the tiny one, localizes better so).
             enforce_mask: Replace pixels outside the mask by the context image (paper §3).
             size: ``(H, W)`` to generate at (default: the UNet's native size).
             kernel_size: Morphology kernel in pixels at 256² (scaled to ``size``).
@@ -211,7 +224,8 @@ class HandiPipeline(DiffusionPipeline):
         mask_video = None
         if mask == "stage1":
             mask_video = self.generate_masks(context_latent, text, uncond, num_frames, num_inference_steps,
-                                             guidance_scale if mask_guidance_scale is None else mask_guidance_scale, generator)
+                                             guidance_scale if mask_guidance_scale is None else mask_guidance_scale, generator,
+                                             strength=mask_strength)
             soft = mask_video.max(axis=1)
         elif mask == "prior":
             soft = np.repeat(self._prior(size)[None], len(images), axis=0)
@@ -235,14 +249,20 @@ class HandiPipeline(DiffusionPipeline):
         video = (frames.permute(0, 1, 3, 4, 2) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
         return HandiOutput(frames=video, mask=final, mask_video=mask_video)
 
-    def generate_masks(self, context_latent, text, uncond, num_frames, steps, guidance, generator) -> np.ndarray:
+    def generate_masks(self, context_latent, text, uncond, num_frames, steps, guidance, generator, strength: float = 1.0) -> np.ndarray:
         """Stage 1: the motion-area mask video, float ``[B, L, H, W]`` in [0, 1]."""
         if self.mask_unet is None:
             raise ValueError("this pipeline has no stage-1 mask_unet (AnimateAnything weights?); use mask=prior|gt|none")
-        prior = torch.from_numpy(self._prior(tuple(s * 8 for s in context_latent.shape[-2:])))
-        prior = mask_to_latent(prior[None].expand(context_latent.shape[0], -1, -1), tuple(context_latent.shape[-2:]), threshold=None)
-        prior = prior.to(context_latent.device, self.mask_unet.dtype)
-        latents = self.sample_latents(self.mask_unet, context_latent, prior, text, uncond, num_frames, steps, guidance, None, generator)
+        b, size = context_latent.shape[0], tuple(s * 8 for s in context_latent.shape[-2:])
+        prior = torch.from_numpy(self._prior(size))[None].expand(b, -1, -1)
+        channel = mask_to_latent(prior, tuple(context_latent.shape[-2:]), threshold=None).to(context_latent.device, self.mask_unet.dtype)
+        start = None
+        if strength < 1:
+            # The prior as a grey mask video, encoded like stage 1's training targets.
+            images = (prior.to(context_latent.device) * 2 - 1)[:, None, None].expand(-1, num_frames, 3, -1, -1)
+            start = encode_frames(self.vae, images.to(self.vae.dtype)).to(context_latent.dtype)
+        latents = self.sample_latents(self.mask_unet, context_latent, channel, text, uncond, num_frames, steps, guidance, None,
+                                      generator, start=start, strength=strength)
         decoded = decode_latents(self.vae, latents.to(self.vae.dtype)).float()
         return frames_to_unit(decoded.mean(dim=2)).cpu().numpy()
 

@@ -23,7 +23,7 @@ def hcvg(*args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_help_explains_every_command(capsys):
-    for command in ("demo", "run", "adapters", "metrics", "tables", "assets", "masks", "data", "leaderboard"):
+    for command in ("demo", "run", "adapters", "metrics", "tables", "assets", "masks", "data", "leaderboard", "train"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -35,7 +35,7 @@ def test_demo_writes_summary_and_leaderboard(tmp_path):
     done = hcvg("demo", "--out", out, "--num-samples", 3, "--no-progress")
     assert done.returncode == 0, done.stderr
     summary = pd.read_parquet(out / "summary.parquet")
-    assert {"static", "oracle"} <= set(summary.adapter)
+    assert set(summary.adapter) == {"static", "oracle", "handi-tiny"}
     assert {"psnr", "ssim", "background-fidelity", "background-motion"} <= set(summary.metric)
     assert set(summary.scope) == {"full", "ma"}
     leaderboard = (out / "leaderboard.md").read_text()

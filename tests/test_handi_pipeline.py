@@ -33,9 +33,9 @@ def _gens(n, offset=0):
 
 def test_stage1_and_stage2_shapes(pipe):
     out = pipe(_context(), ["cut carrot", "wipe table"], num_frames=15, num_inference_steps=2, generator=_gens(2))
-    assert out.frames.shape == (2, 15, 128, 128, 3) and out.frames.dtype == np.uint8
-    assert out.mask.shape == (2, 128, 128) and out.mask.dtype == bool
-    assert out.mask_video.shape == (2, 15, 128, 128)
+    assert out.frames.shape == (2, 15, 64, 64, 3) and out.frames.dtype == np.uint8  # the tiny model's native size
+    assert out.mask.shape == (2, 64, 64) and out.mask.dtype == bool
+    assert out.mask_video.shape == (2, 15, 64, 64)
     assert 0 <= out.mask_video.min() and out.mask_video.max() <= 1
 
 
@@ -44,7 +44,7 @@ def test_enforcement_keeps_background_equal_to_context(pipe):
     gt = np.zeros((1, 96, 96), bool)
     gt[:, 30:60, 30:60] = True
     out = pipe(context, "open jar", mask="gt", gt_mask=gt, num_inference_steps=2, generator=_gens(1), kernel_size=1)
-    resized = pipe._pixels(context, (128, 128))[:, 0].permute(0, 2, 3, 1)
+    resized = pipe._pixels(context, (64, 64))[:, 0].permute(0, 2, 3, 1)
     expected = ((resized + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).numpy()[0]
     outside = ~out.mask[0]
     assert outside.any() and out.mask[0].any()
@@ -61,8 +61,8 @@ def test_mask_sources_choose_stage2_condition(pipe):
     oracle = pipe(_context(1), "x", mask="gt", gt_mask=gt, num_inference_steps=1, generator=_gens(1))
     none = pipe(_context(1), "x", mask="none", num_inference_steps=1, generator=_gens(1))
     assert none.mask.all() and none.mask_video is None
-    assert prior.mask[0, 64, 70] and not prior.mask[0, 5, 5]  # the prior's box, dilated
-    assert oracle.mask[0, 25, 25] and not oracle.mask[0, 100, 100]
+    assert prior.mask[0, 32, 35] and not prior.mask[0, 2, 2]  # the prior's box, dilated
+    assert oracle.mask[0, 13, 13] and not oracle.mask[0, 55, 55]
     assert not np.array_equal(prior.frames, oracle.frames)
     with pytest.raises(ValueError, match="gt_mask"):
         pipe(_context(1), "x", mask="gt", num_inference_steps=1)

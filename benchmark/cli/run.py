@@ -12,7 +12,7 @@ from benchmark.run_matrix import read_matrix_file, run_config_from_dict
 from benchmark.runner import Runner, RunResult, refuse_existing_run
 from metrics.base import SCOPES
 
-DEFAULT_DEMO_ADAPTERS = ["static", "oracle"]
+DEFAULT_DEMO_ADAPTERS = ["static", "oracle", "handi-tiny"]
 # Metrics that need no downloaded weights (the hand model is built from PyPI) and run in
 # seconds on a CPU; the full-size backbones (FID, FVD, CLIP, BLIP, EgoVLP) join with --metrics.
 DEFAULT_DEMO_METRICS = [
@@ -160,12 +160,14 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
 
 class DemoCommand(Subcommand):
     name = "demo"
-    help = "Run the built-in demo: static and oracle adapters on the generated demo split."
+    help = "Run the built-in demo: static, oracle and the tiny HANDI on the generated demo split."
     description = """Generate the `demo` split (synthetic egocentric clips with drawn hands; nothing is
-downloaded), run the `static` (lower bound) and `oracle` (upper bound) adapters on it,
+downloaded), run the `static` (lower bound) and `oracle` (upper bound) adapters and
+`handi-tiny` (HANDI's two stages at 64², trained on other demo clips on a CPU; its weights
+ship in the package) on it,
 score them at scopes full and ma (fidelity, background, hand metrics), and write summary.parquet and
 leaderboard.md. The numbers exercise the pipeline; they are not comparable with the
-paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
+paper's, which come from real EPIC-KITCHENS / Ego4D clips and full-size trained models."""
     epilog = """examples:
   hcvg demo --out runs/demo
   hcvg demo --out runs/demo --num-samples 24 --resume
@@ -175,7 +177,7 @@ paper's, which come from real EPIC-KITCHENS / Ego4D clips and trained models."""
         parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default: runs/demo)")
         parser.add_argument("--num-samples", type=int, default=12, help="demo clips to generate (default: 12)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the demo generator (default: 0)")
-        parser.add_argument("--adapters", nargs="+", default=DEFAULT_DEMO_ADAPTERS, help="adapters (default: static oracle)")
+        parser.add_argument("--adapters", nargs="+", default=DEFAULT_DEMO_ADAPTERS, help="adapters (default: static oracle handi-tiny)")
         parser.add_argument(
             "--metrics", nargs="+", default=DEFAULT_DEMO_METRICS,
             help="metrics (default: the ones needing no downloaded weights: " + " ".join(DEFAULT_DEMO_METRICS) + ")",

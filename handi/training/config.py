@@ -75,6 +75,7 @@ class TrainConfig:
     validate_every: int = 500
     validation_steps: int = 25
     guidance_scale: float = 9.0
+    mask_strength: float = 1.0
     log_every: int = 10
     log_with: str | None = "tensorboard"
     seed: int = 0

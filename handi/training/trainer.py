@@ -35,6 +35,7 @@ from handi.diffusion import (
     predicted_original,
 )
 from handi.losses import mask_iou, soft_miou_loss
+from handi.motion_area import postprocess_mask
 from handi.training.config import TrainConfig
 from handi.training.data import TrainingExample, collate, examples_from_samples
 
@@ -70,6 +71,13 @@ def load_pipeline(pretrained: str, seed: int = 0) -> Any:
     from handi.loading import load_handi_pipeline
 
     return load_handi_pipeline(pretrained)
+
+
+def freeze_pretrained_parts(pipe: Any) -> None:
+    """The VAE and the text encoder are frozen (paper §4): no gradients, eval mode."""
+    for frozen in (pipe.vae, pipe.text_encoder):
+        frozen.requires_grad_(False)
+        frozen.eval()
 
 
 def _mask_images(masks: torch.Tensor) -> torch.Tensor:
@@ -163,9 +171,7 @@ def train(
         raise ValueError("stage 1 needs a prior mask: compute it with `hcvg masks prior --split S` and pass --prior FILE")
     device = accelerator.device
     pipe.to(device)
-    for frozen in (pipe.vae, pipe.text_encoder):
-        frozen.requires_grad_(False)
-        frozen.eval()
+    freeze_pretrained_parts(pipe)
     examples = examples_from_samples(train_samples, config.size)
     val_examples = examples_from_samples(list(val_samples)[: config.num_validation], config.size)
     if not examples:
@@ -173,6 +179,9 @@ def train(
 
     train_sched = DDPMScheduler.from_config(pipe.scheduler.config, rescale_betas_zero_snr=config.rescale_zero_terminal_snr)
     if config.stage == "vae":
+        if accelerator.num_processes > 1:
+            # encode/decode are not forward(): DDP would not sync their gradients.
+            raise ValueError("stage vae (the tiny model's autoencoder) runs in one process; launch it without torchrun")
         model = pipe.vae
         model.requires_grad_(True)
         model.train()
@@ -219,7 +228,9 @@ def train(
         if len(batch_ids) < per_process:  # wrap the last, short batch
             batch_ids += order[: per_process - len(batch_ids)].tolist()
         with accelerator.accumulate(model):
-            parts = _loss(config, pipe, accelerator.unwrap_model(model), train_sched, data, examples, batch_ids, device, hand_net, step)
+            # The wrapped model runs the forward (DDP syncs gradients through it).
+            parts = _loss(config, pipe, model, train_sched, data, examples, batch_ids, device, hand_net, step,
+                          model_config=accelerator.unwrap_model(model).config if config.stage != "vae" else None)
             loss = parts["loss"]
             accelerator.backward(loss)
             if accelerator.sync_gradients:
@@ -279,8 +290,14 @@ def _resume(accelerator: Any, out: Path) -> int:
     return int(checkpoints[-1].name.split("-")[-1])
 
 
-def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, step) -> dict[str, torch.Tensor]:
-    """One batch's loss terms (``loss`` is what is optimized)."""
+def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, step, model_config=None) -> dict[str, torch.Tensor]:
+    """One batch's loss terms (``loss`` is what is optimized).
+
+    ``model`` may be wrapped for distributed training; ``model_config`` is its
+    unwrapped config (default: ``model.config``).
+    """
+    if model_config is None and config.stage != "vae":
+        model_config = model.config
     g = torch.Generator().manual_seed(config.seed * 7919 + step)
     if config.stage == "vae":
         # One random frame per clip, and as often one of its motion-area masks (grey
@@ -294,8 +311,9 @@ def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, ste
                 m = e.frame_masks[torch.randint(len(e.frame_masks), (1,), generator=g).item()]
                 picks.append((m * 2 - 1)[None].expand(3, -1, -1))
         frames = torch.stack(picks).to(device)
-        posterior = model.encode(frames).latent_dist
-        recon = model.decode(posterior.mode()).sample
+        vae = model.module if hasattr(model, "module") else model  # DDP wraps; encode/decode are methods
+        posterior = vae.encode(frames).latent_dist
+        recon = vae.decode(posterior.mode()).sample
         rec = F.mse_loss(recon.float(), frames.float())
         kl = posterior.kl().mean()
         return {"loss": rec + 1e-6 * kl, "reconstruction": rec}
@@ -318,9 +336,9 @@ def _loss(config, pipe, model, sched, data, examples, ids, device, hand_net, ste
         mask = mask_to_latent(batch["video_mask"].to(device), (h, w))
         # AnimateAnything: outside the mask the target is the (still) context latent.
         latents = context * (1 - mask) + video[:, :, 1:] * mask
-        if getattr(model.config, "motion_strength", False):
+        if getattr(model_config, "motion_strength", False):
             motion = latent_motion_score(latents)
-    if not getattr(model.config, "motion_mask", True):
+    if not getattr(model_config, "motion_mask", True):
         mask = None
     noise = torch.randn(latents.shape, generator=g).to(device)
     noisy = sched.add_noise(latents, noise, timesteps)
@@ -373,9 +391,12 @@ def validate(config: TrainConfig, pipe: Any, examples: list[TrainingExample], ou
             m.eval()
     if config.stage == "1":
         result = pipe(context, batch["prompt"], mask="stage1", num_inference_steps=config.validation_steps, size=config.size,
-                      generator=generator, guidance_scale=config.guidance_scale)
+                      generator=generator, guidance_scale=config.guidance_scale,
+                      mask_strength=config.mask_strength)
         metrics["val/stage1_iou"] = float(mask_iou(torch.from_numpy(result.mask), gt).mean())
-        prior = torch.from_numpy(pipe._prior(config.size) >= 0.5)
+        # The prior as stage 2 would use it: thresholded and post-processed like stage 1's.
+        kernel = max(1, round(15 * config.size[0] / 256)) | 1
+        prior = torch.from_numpy(postprocess_mask(pipe._prior(config.size), kernel_size=kernel))
         metrics["val/prior_iou"] = float(mask_iou(prior.expand_as(gt), gt).mean())
         for sid, video in zip(batch["sample_id"], result.mask_video):
             write_video_preview(out / f"{sid}_mask.mp4", np.repeat((video[..., None] * 255).astype(np.uint8), 3, axis=-1))
