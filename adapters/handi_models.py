@@ -42,14 +42,13 @@ class HandiAdapter(Adapter):
     asset: ClassVar[str] = "handi-ivg"
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=4)
     native: ClassVar[NativeSettings] = NativeSettings(size=(256, 256), frames=15, fps=None, steps=25, guidance=9.0)
-    default_mask: ClassVar[str] = "stage1"
     #: Stage 1 from pure noise, as in the paper.
     default_mask_strength: ClassVar[float] = 1.0
 
     def __init__(
         self,
         weights: str | None = None,
-        mask: MaskSource | None = None,
+        mask: MaskSource = "stage1",
         hrl: Switch = "on",
         steps: int = 25,
         guidance: float = 9.0,
@@ -63,7 +62,7 @@ class HandiAdapter(Adapter):
         offload: Literal["none", "model", "sequential"] = "none",
     ):
         self.weights = weights
-        self.mask = mask or self.default_mask
+        self.mask = mask
         if self.mask not in ("stage1", "prior", "gt", "none"):
             raise ValueError(f"{self.name}: mask must be stage1, prior, gt or none; got {self.mask!r}")
         if hrl not in ("on", "off"):
@@ -145,9 +144,9 @@ class AnimateAnythingAdapter(HandiAdapter):
 
     name: ClassVar[str] = "animate-anything"
     asset: ClassVar[str] = "animate-anything"
-    default_mask: ClassVar[str] = "none"
 
-    def __init__(self, weights: str | None = None, mask: Literal["none", "gt", "prior"] | None = None, **options: Any):
+    # (`mask` has no None: the CLI's option coercion reads the value "none" as None.)
+    def __init__(self, weights: str | None = None, mask: Literal["none", "gt", "prior"] = "none", **options: Any):
         super().__init__(weights=weights, mask=mask, hrl="on", **options)
 
 

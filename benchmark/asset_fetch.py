@@ -190,6 +190,28 @@ def _build(asset: Asset, builder: Callable[[Path], None], dest: Path) -> None:
         os.replace(tmp, dest)
 
 
+def extract_folder(archive: Path, dest: Path) -> Path:
+    """Unpack a release tarball whose one top-level folder becomes ``dest`` (then delete the archive).
+
+    Raises:
+        AssetNotFoundError: If the archive does not hold exactly one top-level folder.
+    """
+    import shutil
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")  # "data": no absolute paths, links out, devices
+        tops = [p for p in Path(tmp).iterdir() if not p.name.startswith(".")]
+        if len(tops) != 1 or not tops[0].is_dir():
+            raise AssetNotFoundError(f"{archive}: expected one top-level folder, found {sorted(p.name for p in tops)}")
+        shutil.rmtree(dest, ignore_errors=True)
+        tops[0].rename(dest)
+    archive.unlink(missing_ok=True)
+    return dest
+
+
 def fetch_asset(
     asset_or_name: Asset | str,
     force: bool = False,
@@ -242,8 +264,9 @@ def fetch_asset(
             return path
     if asset.official_url:
         logger.info("%s: downloading %s", asset.name, asset.official_url)
+        archive = dest.with_name(dest.name + ".download") if asset.directory else dest
         try:
-            _download(asset.official_url, dest, timeout)
+            _download(asset.official_url, archive, timeout)
         # URLError, HTTPError, timeouts and refused connections are OSErrors; a
         # connection cut mid-body raises http.client's IncompleteRead instead.
         except (OSError, http.client.HTTPException) as exc:
@@ -251,10 +274,14 @@ def fetch_asset(
             logger.info("%s: download failed (%s)", asset.name, exc)
         else:
             try:
-                check_sha256(asset, dest)
+                check_sha256(asset, archive)
             except AssetChecksumError:
-                dest.unlink(missing_ok=True)
+                archive.unlink(missing_ok=True)
                 raise
+            if asset.directory:
+                extract_folder(archive, dest)
+                logger.info("%s: extracted to %s", asset.name, dest)
+                return dest
             logger.info("%s: downloaded to %s (%d bytes)", asset.name, dest, dest.stat().st_size)
             return dest
     if builder is None and asset.name in BUILDERS:

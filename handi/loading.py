@@ -56,7 +56,7 @@ def load_handi_pipeline(folder: str | Path, hrl: str = "on", device: str | None 
             CLIPTokenizer.from_pretrained(root / "tokenizer", local_files_only=True) if (root / "tokenizer").is_dir() else _bpe_tokenizer()
         ),
         "vae": lambda: AutoencoderKL.from_pretrained(root / "vae", torch_dtype=dtype),
-        "text_encoder": lambda: CLIPTextModel.from_pretrained(root / "text_encoder", torch_dtype=dtype),
+        "text_encoder": lambda: _quietly(lambda: CLIPTextModel.from_pretrained(root / "text_encoder", torch_dtype=dtype)),
         # The released folders store a DDPM scheduler config; sampling is DPM-Solver++ (order 2).
         "scheduler": lambda: DPMSolverMultistepScheduler.from_pretrained(root / "scheduler", algorithm_type="dpmsolver++", solver_order=2),
         "unet": lambda: HandiUNet3DConditionModel.from_pretrained(root / unet_dir, torch_dtype=dtype),
@@ -73,6 +73,19 @@ def load_handi_pipeline(folder: str | Path, hrl: str = "on", device: str | None 
     if device is not None:
         pipe.to(device)
     return pipe
+
+
+def _quietly(load: Any) -> Any:
+    """Run a transformers loader without its per-file progress bar (a run has its own)."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return load()
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _bpe_tokenizer() -> Any:

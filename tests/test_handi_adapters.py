@@ -106,3 +106,38 @@ def test_tiny_weights_fit_the_budget():
     assert size < 20e6, f"handi-tiny is {size / 1e6:.1f} MB; the committed checkpoints must stay under 20 MB"
     assert {"vae", "text_encoder", "scheduler", "mask_unet", "unet", "unet_no_hrl"} <= {p.name for p in TINY_WEIGHTS_DIR.iterdir()}
     assert (TINY_WEIGHTS_DIR / "prior_mask.npy").is_file() and (TINY_WEIGHTS_DIR / "TRAINING.json").is_file()
+
+
+def test_release_tarball_extracts_to_the_asset_folder(tmp_path):
+    import io
+    import tarfile
+
+    from benchmark.asset_fetch import extract_folder
+
+    archive = tmp_path / "IVG_1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("IVG.1.0/unet/config.json", "IVG.1.0/vae/config.json"):
+            data = b"{}"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    dest = extract_folder(archive, tmp_path / "IVG_1.0")
+    assert (dest / "unet" / "config.json").is_file() and not archive.exists()
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        info = tarfile.TarInfo("../outside.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(tarfile.TarError):
+        extract_folder(evil, tmp_path / "evil")
+    assert not (tmp_path.parent / "outside.txt").exists()
+
+
+def test_mask_none_option_from_the_cli_means_no_mask():
+    """Options arrive as strings ("none"); the coercion must not turn the Table 2 value into the default."""
+    from adapters.registry import create_adapter
+
+    assert create_adapter("handi-tiny", mask="none").mask == "none"
+    assert create_adapter("handi", mask="none").mask == "none"
+    assert create_adapter("animate-anything").mask == "none"
+    assert create_adapter("handi").mask == "stage1"
