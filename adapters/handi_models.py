@@ -40,7 +40,8 @@ class HandiAdapter(Adapter):
 
     name: ClassVar[str] = "handi"
     asset: ClassVar[str] = "handi-ivg"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=4)
+    # One request per pipeline call by default (see batch_size); mask=gt adds needs_mask.
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=1)
     native: ClassVar[NativeSettings] = NativeSettings(size=(256, 256), frames=15, fps=None, steps=25, guidance=9.0)
     #: Stage 1 from pure noise, as in the paper.
     default_mask_strength: ClassVar[float] = 1.0
