@@ -228,7 +228,7 @@ class HandiPipeline(DiffusionPipeline):
                                              strength=mask_strength)
             soft = mask_video.max(axis=1)
         elif mask == "prior":
-            soft = np.repeat(self._prior(size)[None], len(images), axis=0)
+            soft = np.repeat(self.prior_at(size)[None], len(images), axis=0)
         elif mask == "gt":
             if gt_mask is None:
                 raise ValueError("mask='gt' needs gt_mask (the ground-truth motion area)")
@@ -254,7 +254,7 @@ class HandiPipeline(DiffusionPipeline):
         if self.mask_unet is None:
             raise ValueError("this pipeline has no stage-1 mask_unet (AnimateAnything weights?); use mask=prior|gt|none")
         b, size = context_latent.shape[0], tuple(s * 8 for s in context_latent.shape[-2:])
-        prior = torch.from_numpy(self._prior(size))[None].expand(b, -1, -1)
+        prior = torch.from_numpy(self.prior_at(size))[None].expand(b, -1, -1)
         channel = mask_to_latent(prior, tuple(context_latent.shape[-2:]), threshold=None).to(context_latent.device, self.mask_unet.dtype)
         start = None
         if strength < 1:
@@ -266,7 +266,8 @@ class HandiPipeline(DiffusionPipeline):
         decoded = decode_latents(self.vae, latents.to(self.vae.dtype)).float()
         return frames_to_unit(decoded.mean(dim=2)).cpu().numpy()
 
-    def _prior(self, size: tuple[int, int]) -> np.ndarray:
+    def prior_at(self, size: tuple[int, int]) -> np.ndarray:
+        """The prior mask resized (area) to ``size``, float ``[H, W]`` in [0, 1]."""
         if self.prior_mask is None:
             raise ValueError(f"this pipeline has no {PRIOR_MASK_FILE}; compute one with `hcvg masks prior --split S`")
         return self._mask_pixels(self.prior_mask[None], size)[0]

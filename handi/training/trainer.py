@@ -396,7 +396,7 @@ def validate(config: TrainConfig, pipe: Any, examples: list[TrainingExample], ou
         metrics["val/stage1_iou"] = float(mask_iou(torch.from_numpy(result.mask), gt).mean())
         # The prior as stage 2 would use it: thresholded and post-processed like stage 1's.
         kernel = max(1, round(15 * config.size[0] / 256)) | 1
-        prior = torch.from_numpy(postprocess_mask(pipe._prior(config.size), kernel_size=kernel))
+        prior = torch.from_numpy(postprocess_mask(pipe.prior_at(config.size), kernel_size=kernel))
         metrics["val/prior_iou"] = float(mask_iou(prior.expand_as(gt), gt).mean())
         for sid, video in zip(batch["sample_id"], result.mask_video):
             write_video_preview(out / f"{sid}_mask.mp4", np.repeat((video[..., None] * 255).astype(np.uint8), 3, axis=-1))
