@@ -76,6 +76,11 @@ def motion_area_mask(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray
     return frame_masks(keypoints, size).any(axis=0)
 
 
+def scaled_kernel_size(height: int, kernel_at_256: int = 15) -> int:
+    """The morphology kernel for frames of ``height`` pixels, given its size at 256² (odd, ≥ 1)."""
+    return max(1, round(kernel_at_256 * height / 256)) | 1
+
+
 def postprocess_mask(mask: np.ndarray, kernel_size: int = 15, iterations: int = 1) -> np.ndarray:
     """Morphological clean-up of a motion-area mask before stage-2 conditioning (paper §3.1).
 

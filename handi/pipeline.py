@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 
 from handi.diffusion import decode_latents, encode_frames, frames_to_unit, mask_to_latent
-from handi.motion_area import postprocess_mask
+from handi.motion_area import postprocess_mask, scaled_kernel_size
 from handi.text import encode_prompts
 
 MASK_SOURCES = ("stage1", "prior", "gt", "none")
@@ -235,7 +235,7 @@ class HandiPipeline(DiffusionPipeline):
             soft = self._mask_pixels(gt_mask, size)
         else:
             soft = np.ones((len(images), *size), dtype=np.float32)
-        kernel = max(1, round(kernel_size * size[0] / 256)) | 1
+        kernel = scaled_kernel_size(size[0], kernel_size)
         final = np.stack([postprocess_mask(m, kernel_size=kernel) for m in soft]) if mask != "none" else soft >= 0.5
 
         mask_t = torch.from_numpy(final.astype(np.float32)).to(context_latent.device)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from handi.motion_area import frame_masks, postprocess_mask
+from handi.motion_area import frame_masks, postprocess_mask, scaled_kernel_size
 
 
 @dataclass
@@ -56,7 +56,7 @@ def example_from_sample(sample: Any, size: tuple[int, int], kernel_size: int = 1
         frames = F.interpolate(frames, size=size, mode="bilinear", antialias=True, align_corners=False)
     keypoints = np.asarray(sample.keypoints, dtype=np.float32)
     masks = frame_masks(keypoints, size).astype(np.float32)  # [L+1, H, W]
-    kernel = max(1, round(kernel_size * size[0] / 256)) | 1
+    kernel = scaled_kernel_size(size[0], kernel_size)
     video_mask = postprocess_mask(masks.max(axis=0), kernel_size=kernel).astype(np.float32)
     prompt = sample.expanded_prompt or sample.prompt
     return TrainingExample(

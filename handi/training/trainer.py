@@ -35,7 +35,7 @@ from handi.diffusion import (
     predicted_original,
 )
 from handi.losses import mask_iou, soft_miou_loss
-from handi.motion_area import postprocess_mask
+from handi.motion_area import postprocess_mask, scaled_kernel_size
 from handi.training.config import TrainConfig
 from handi.training.data import TrainingExample, collate, examples_from_samples
 
@@ -395,7 +395,7 @@ def validate(config: TrainConfig, pipe: Any, examples: list[TrainingExample], ou
                       mask_strength=config.mask_strength)
         metrics["val/stage1_iou"] = float(mask_iou(torch.from_numpy(result.mask), gt).mean())
         # The prior as stage 2 would use it: thresholded and post-processed like stage 1's.
-        kernel = max(1, round(15 * config.size[0] / 256)) | 1
+        kernel = scaled_kernel_size(config.size[0])
         prior = torch.from_numpy(postprocess_mask(pipe.prior_at(config.size), kernel_size=kernel))
         metrics["val/prior_iou"] = float(mask_iou(prior.expand_as(gt), gt).mean())
         for sid, video in zip(batch["sample_id"], result.mask_video):
