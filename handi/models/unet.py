@@ -176,6 +176,11 @@ class HandiUNet3DConditionModel(ModelMixin, ConfigMixin):
 
         # 3. Down path. Diffusers' 3D blocks call their argument `num_attention_heads` but
         # use it as channels per head (heads = width // it), which is upstream's meaning too.
+        # Settings every down, mid and up block shares.
+        shared = dict(
+            temb_channels=time_embed_dim, resnet_eps=norm_eps, resnet_act_fn=act_fn, cross_attention_dim=cross_attention_dim,
+            num_attention_heads=attention_head_dim, dual_cross_attention=False,
+        )
         self.down_blocks = nn.ModuleList([])
         output_channel = width
         for i, down_block_type in enumerate(down_block_types):
@@ -187,29 +192,19 @@ class HandiUNet3DConditionModel(ModelMixin, ConfigMixin):
                     num_layers=layers_per_block,
                     in_channels=input_channel,
                     out_channels=output_channel,
-                    temb_channels=time_embed_dim,
                     add_downsample=i != len(block_out_channels) - 1,
-                    resnet_eps=norm_eps,
-                    resnet_act_fn=act_fn,
                     resnet_groups=norm_num_groups,
-                    cross_attention_dim=cross_attention_dim,
-                    num_attention_heads=attention_head_dim,
                     downsample_padding=downsample_padding,
-                    dual_cross_attention=False,
+                    **shared,
                 )
             )
 
         # 4. Middle.
         self.mid_block = UNetMidBlock3DCrossAttn(
             in_channels=block_out_channels[-1],
-            temb_channels=time_embed_dim,
-            resnet_eps=norm_eps,
-            resnet_act_fn=act_fn,
             output_scale_factor=mid_block_scale_factor,
-            cross_attention_dim=cross_attention_dim,
-            num_attention_heads=attention_head_dim,
             resnet_groups=norm_num_groups,
-            dual_cross_attention=False,
+            **shared,
         )
 
         # 5. Up path.
@@ -231,15 +226,10 @@ class HandiUNet3DConditionModel(ModelMixin, ConfigMixin):
                     in_channels=input_channel,
                     out_channels=output_channel,
                     prev_output_channel=prev_output_channel,
-                    temb_channels=time_embed_dim,
                     add_upsample=not is_final_block,
-                    resnet_eps=norm_eps,
-                    resnet_act_fn=act_fn,
                     resnet_groups=norm_num_groups,
-                    cross_attention_dim=cross_attention_dim,
-                    num_attention_heads=attention_head_dim,
-                    dual_cross_attention=False,
                     resolution_idx=i,
+                    **shared,
                 )
             )
 
