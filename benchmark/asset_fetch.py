@@ -107,24 +107,27 @@ def _fetch_from_hub(asset: Asset, force: bool, timeout: float) -> Path:
 
     assert asset.hf_repo is not None
     filename = asset.hf_filename or asset.filename
-    folder_asset = filename == "config.json"
+    # A transformers model (config.json) or a diffusers pipeline (model_index.json,
+    # its components in subfolders: the patterns match at any depth).
+    folder_asset = filename in ("config.json", "model_index.json")
     patterns = list(MODEL_FOLDER_PATTERNS) if folder_asset else [filename]
     settings = _hub_settings()
+    ignore = list(asset.hf_ignore) or None
     # snapshot_download, even for one file: it asks for the repo's file list once and
     # fails at once on a closed network, where hf_hub_download retries for ~25 s.
     folder = Path(snapshot_download(
-        asset.hf_repo, allow_patterns=patterns, etag_timeout=timeout, force_download=force, **settings
+        asset.hf_repo, allow_patterns=patterns, ignore_patterns=ignore, etag_timeout=timeout, force_download=force, **settings
     ))
-    if folder_asset and not any(folder.glob("*.safetensors")):
+    if folder_asset and not any(folder.rglob("*.safetensors")):
         logger.info("%s: %s has no safetensors weights; fetching the pickled ones", asset.name, asset.hf_repo)
         folder = Path(snapshot_download(
-            asset.hf_repo, allow_patterns=list(PICKLED_WEIGHT_PATTERNS), etag_timeout=timeout,
-            force_download=force, **settings,
+            asset.hf_repo, allow_patterns=[f"*{p}" for p in PICKLED_WEIGHT_PATTERNS] + ["*diffusion_pytorch_model*.bin"],
+            ignore_patterns=ignore, etag_timeout=timeout, force_download=force, **settings,
         ))
     path = folder / filename
     if not path.is_file():
         raise FileNotFoundError(f"the hub repo {asset.hf_repo} has no file {filename}")
-    return path
+    return folder if asset.directory else path
 
 
 def _hub_failure(asset: Asset, exc: BaseException) -> str:

@@ -34,7 +34,7 @@ from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
-from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, make_request, validate_video
+from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, SampleFailure, make_request, validate_video
 from hcvg.atomic import atomic_write_bytes
 from hcvg.errors import UserError
 from hcvg.registry import Registry
@@ -309,7 +309,9 @@ class Runner:
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
         timing_rows = []
         for sample, request, (video, seconds, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
-            if error is None:
+            if error is None and isinstance(video, SampleFailure):
+                error = f"SampleFailure: adapter {label!r}, sample {sample.id!r}: {video}"
+            elif error is None:
                 try:
                     video = validate_video(video, request, label)
                 except AdapterOutputError as err:

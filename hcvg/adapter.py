@@ -147,6 +147,15 @@ class Adapter(abc.ABC):
         """
         return cls()
 
+    @classmethod
+    def required_assets(cls) -> tuple[str, ...]:
+        """Names of the assets (`hcvg.assets`) the adapter loads with its default options.
+
+        `hcvg adapters list` reports whether each is present, resolving it locally, so
+        a user sees which models can run before starting one. Default: none.
+        """
+        return ()
+
     def options(self) -> dict[str, Any]:
         """The options this instance was built with (for the run config); override to add."""
         return {}
@@ -165,7 +174,9 @@ class Adapter(abc.ABC):
         Returns:
             One uint8 ``[L, H, W, 3]`` RGB array per request, with ``L = num_frames`` and
             ``(H, W) = size`` of that request: the adapter resizes its native output;
-            the benchmark never guesses.
+            the benchmark never guesses. In place of a video, a `SampleFailure` says
+            that request alone failed (an external program wrote only some videos);
+            the runner records it for that sample and keeps the others.
 
         Raises:
             Exception: Any error fails the whole batch; the runner then retries the
@@ -184,6 +195,15 @@ class Adapter(abc.ABC):
         }
 
 
+class SampleFailure(Exception):
+    """Returned by `Adapter.generate` in place of one request's video: that request failed.
+
+    Unlike an exception raised from ``generate`` (which fails the batch, then the runner
+    retries each request alone), a returned failure is final for its request and is not
+    retried: retrying a program that timed out would only time out again.
+    """
+
+
 class AdapterOutputError(ValueError):
     """An adapter returned something that is not a valid clip for the request."""
 
@@ -196,6 +216,8 @@ def validate_video(video: Any, request: GenerationRequest, adapter: str) -> np.n
             shape, or NaN values.
     """
     where = f"adapter {adapter!r}, sample {request.sample_id!r}"
+    if isinstance(video, SampleFailure):
+        raise AdapterOutputError(f"{where}: failed: {video}")
     if not isinstance(video, np.ndarray):
         raise AdapterOutputError(f"{where}: returned {type(video).__name__}, expected a numpy uint8 array")
     if video.dtype != np.uint8:

@@ -51,7 +51,11 @@ class Asset:
         hf_repo: Hugging Face repo id to look for in the local hub cache.
         hf_filename: File name inside ``hf_repo`` (defaults to ``filename``).
         directory: The asset is a folder (a diffusers-style weights folder, e.g. an
-            extracted release tarball), not a single file.
+            extracted release tarball), not a single file. With an ``hf_repo`` and
+            ``hf_filename="model_index.json"`` it is a diffusers pipeline on the hub:
+            the folder is the cached snapshot holding that file.
+        hf_ignore: Glob patterns of the hub repo's files not to fetch (e.g. the
+            ``*.fp16.safetensors`` copies beside the full-precision weights).
     """
 
     name: str
@@ -65,6 +69,7 @@ class Asset:
     hf_repo: str | None = None
     hf_filename: str | None = None
     directory: bool = False
+    hf_ignore: tuple[str, ...] = ()
 
 
 class AssetNotFoundError(UserError, FileNotFoundError):
@@ -196,7 +201,8 @@ def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | Non
     if hub is not None:
         places.append(hub)
         if hub[1] is not None and hub[1].is_file():
-            return hub[1]
+            # A folder asset is found by one file in it (a pipeline's model_index.json).
+            return hub[1].parent if asset.directory else hub[1]
     looked = "\n".join(
         f"  - {where}: {candidate if candidate is not None else '(not set)'}" for where, candidate in places
     )
@@ -237,7 +243,7 @@ def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
         "name": asset.name,
         "filename": asset.filename,
         "description": asset.description,
-        "official_source": asset.official_url or asset.how_to_get or None,
+        "official_source": asset.official_url or (f"https://huggingface.co/{asset.hf_repo}" if asset.hf_repo else None) or asset.how_to_get or None,
         "env_var": asset.env_var,
         "expected_location": str(asset_cache_dir() / asset.filename),
         "size_bytes": path.stat().st_size if path is not None else asset.size_bytes,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hcvg.adapter import Adapter, Capabilities
+from hcvg.adapter import Adapter, Capabilities, SampleFailure
 from adapters.registry import ADAPTERS
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.runner import RunConfigMismatch, Runner
@@ -46,12 +46,29 @@ class BrokenAdapter(Adapter):
         return []
 
 
+class PartialAdapter(Adapter):
+    """Returns a SampleFailure for one request, as the command adapter does for a missing video."""
+
+    name: ClassVar[str] = "partial"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=4)
+    calls: ClassVar[list[list[str]]] = []
+
+    def generate(self, requests):
+        type(self).calls.append([r.sample_id for r in requests])
+        return [
+            SampleFailure("the program wrote no video (stderr: out of memory)") if r.sample_id == "sq-1"
+            else np.repeat(r.context[None], r.num_frames, axis=0)
+            for r in requests
+        ]
+
+
 def registries(samples):
     adapters = Registry("adapter", base=Adapter)
     for name in ADAPTERS.names():
         adapters.register(name, ADAPTERS.get(name))
     adapters.register("flaky", FlakyAdapter)
     adapters.register("broken", BrokenAdapter)
+    adapters.register("partial", PartialAdapter)
     splits = Registry("split")
     splits.register("squares", lambda: InMemorySplit("squares", samples))
     return adapters, splits
@@ -101,6 +118,17 @@ def test_failures_are_recorded_and_the_rest_is_scored(tmp_path, square_samples):
     flaky = result.scores[result.scores.adapter == "flaky"]
     assert sorted(flaky.sample_id.unique()) == ["sq-0", "sq-3"]
     assert sorted(result.scores[result.scores.adapter == "static"].sample_id.unique()) == ["sq-0", "sq-1", "sq-2", "sq-3"]
+
+
+def test_a_returned_sample_failure_is_recorded_for_that_sample_alone_and_not_retried(tmp_path, square_samples):
+    PartialAdapter.calls.clear()
+    result = make_runner(tmp_path, square_samples, ["partial"]).run()
+    failed = [f for f in result.failures if f.get("adapter") == "partial"]
+    assert [f["sample"] for f in failed] == ["sq-1"]
+    assert "out of memory" in failed[0]["error"] and "'sq-1'" in failed[0]["error"]
+    assert sorted(result.scores.sample_id.unique()) == ["sq-0", "sq-2", "sq-3"]
+    # Batches of 2, each called once: a returned failure is final, not retried alone.
+    assert PartialAdapter.calls == [["sq-0", "sq-1"], ["sq-2", "sq-3"]]
 
 
 def test_corrupt_folder_video_is_a_failure_naming_the_file(tmp_path, square_samples):
