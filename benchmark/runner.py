@@ -28,6 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from adapters.registry import ADAPTERS, create_adapter
+from benchmark.device_timer import DeviceTimer
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
 from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
@@ -308,7 +309,7 @@ class Runner:
     def _generate_batch(self, adapter: Adapter, label: str, split_label: str, seed: int, samples: list[Sample]) -> None:
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
         timing_rows = []
-        for sample, request, (video, seconds, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
+        for sample, request, (video, timing, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
             if error is None and isinstance(video, SampleFailure):
                 error = f"SampleFailure: adapter {label!r}, sample {sample.id!r}: {video}"
             elif error is None:
@@ -324,27 +325,29 @@ class Runner:
                 write_video_preview(self.store.preview_path(label, split_label, seed, sample.id), video)
             self.generated += 1
             timing_rows.append({"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id, "stage": "generate",
-                                "seconds": seconds, "batch_size": batch})
+                                **timing, "batch_size": batch})
         self.store.append_rows("timings", timing_rows)
 
     def _generate(
         self, adapter: Adapter, label: str, requests: list[GenerationRequest]
-    ) -> list[tuple[Any, float | None, str | None, int]]:
+    ) -> list[tuple[Any, dict[str, Any] | None, str | None, int]]:
         """Generate a batch; if it fails, retry one by one so one bad sample fails alone.
 
         A model generates a batch at once, so a clip's time is its batch's time divided
         by the batch's clips; the batch size is returned beside it (and recorded).
 
         Returns:
-            Per request: (video or None, seconds per clip, error message or None, clips
-            in the call that made it).
+            Per request: (video or None, timing columns per clip (`DeviceTimer.per_clip`:
+            wall seconds, CUDA-synchronized seconds, peak device bytes) or None, error
+            message or None, clips in the call that made it).
         """
-        start = time.perf_counter()
+        timer = DeviceTimer()
         try:
-            videos = adapter.generate(requests)
+            with timer:
+                videos = adapter.generate(requests)
             if len(videos) != len(requests):
                 raise AdapterOutputError(f"adapter {label!r} returned {len(videos)} videos for {len(requests)} requests")
-            per_clip = (time.perf_counter() - start) / len(requests)
+            per_clip = timer.per_clip(len(requests))
             return [(video, per_clip, None, len(requests)) for video in videos]
         except Exception as batch_error:  # each request is retried alone; its own failure is recorded
             if len(requests) == 1:

@@ -62,7 +62,7 @@ def render_leaderboard(summary: pd.DataFrame, timings: pd.DataFrame | None = Non
     if summary.empty:
         return "# Leaderboard\n\nNo scores yet.\n"
     lines = ["# Leaderboard", ""]
-    speed = _seconds_per_clip(timings)
+    speed = seconds_per_clip(timings)
     for (split, scope), group in summary.groupby(["split", "scope"], sort=True):
         view = ranked_view(group)
         direction = group.drop_duplicates("metric").set_index("metric")["higher_is_better"].to_dict()
@@ -119,8 +119,23 @@ def summary_value(row: pd.Series, which: str) -> tuple[float, float, float]:
     return row["value"], row["ci_low"], row["ci_high"]
 
 
-def _seconds_per_clip(timings: pd.DataFrame | None) -> dict[str, float]:
+def generation_seconds(timings: pd.DataFrame) -> pd.DataFrame:
+    """The ``generate`` rows of a run's timings with one ``clip_seconds`` column.
+
+    ``clip_seconds`` is the CUDA-synchronized time where it was measured (work queued
+    on a GPU counts), else the wall time; rows with neither are dropped.
+    """
+    generated = timings[timings["stage"] == "generate"].copy()
+    seconds = generated["seconds"].astype(float)
+    if "seconds_synchronized" in generated:
+        synchronized = generated["seconds_synchronized"].astype(float)
+        seconds = synchronized.where(synchronized.notna(), seconds)
+    generated["clip_seconds"] = seconds
+    return generated.dropna(subset=["clip_seconds"])
+
+
+def seconds_per_clip(timings: pd.DataFrame | None) -> dict[str, float]:
+    """Mean generation seconds per clip by adapter (`generation_seconds`); {} without timings."""
     if timings is None or timings.empty or "stage" not in timings:
         return {}
-    generated = timings[timings["stage"] == "generate"].dropna(subset=["seconds"])
-    return generated.groupby("adapter")["seconds"].mean().to_dict()
+    return generation_seconds(timings).groupby("adapter")["clip_seconds"].mean().to_dict()

@@ -188,3 +188,36 @@ def test_cli_fetch_of_a_hub_model_on_a_closed_network(tmp_path: Path, name: str,
     assert f"hcvg assets fetch {name}" not in message
     assert "no official URL" not in message
     assert "Traceback" not in message
+
+
+PIPELINE_FILES = {
+    "model_index.json": b'{"_class_name": "TinyPipeline"}',
+    # Distinct contents: the hub cache stores equal files once (by ETag).
+    "scheduler/scheduler_config.json": b'{"s": 1}',
+    "tokenizer/vocab.json": b'{"hand": 0}',
+    "text_encoder/config.json": b'{"t": 1}',
+    "text_encoder/model.safetensors": b"T" * 64,
+    "unet/config.json": b'{"u": 1}',
+    "unet/diffusion_pytorch_model.safetensors": b"U" * 64,
+    "unet/diffusion_pytorch_model.fp16.safetensors": b"u" * 32,
+    "unet/diffusion_pytorch_model.bin": b"B" * 64,
+}
+
+
+def pipeline_asset() -> Asset:
+    return Asset(
+        name="tiny-hub-pipeline", filename="tiny-pipeline", description="a tiny diffusers pipeline folder",
+        hf_repo=REPO, hf_filename="model_index.json", directory=True, hf_ignore=("*.fp16.safetensors",),
+    )
+
+
+@pytest.mark.parametrize("fake_hub", [PIPELINE_FILES], indirect=True)
+def test_fetch_brings_a_diffusers_pipeline_folder_with_its_component_subfolders(hub_env: Path, fake_hub: FakeHub) -> None:
+    folder = fetch_asset(pipeline_asset(), timeout=5)
+    assert hub_env in folder.parents and folder.is_dir()
+    # Every component's config and safetensors weights, at any depth; not the fp16 copies
+    # (hf_ignore) nor the pickled weights beside the safetensors.
+    assert fake_hub.downloaded() == set(PIPELINE_FILES) - {"unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.bin"}
+    assert (folder / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == b"U" * 64
+    # The kernel resolves the folder (not its model_index.json) offline.
+    assert resolve_asset(pipeline_asset()) == folder

@@ -86,9 +86,11 @@ def summary_with_timings(run: Path):
     timings = pd.read_parquet(timings_path)
     if timings.empty or "stage" not in timings:
         return summary
-    generated = timings[timings["stage"] == "generate"].dropna(subset=["seconds"])
+    from leaderboards.markdown import generation_seconds
+
+    generated = generation_seconds(timings)
     rows = [
-        {"adapter": adapter, "split": split, "metric": "seconds-per-clip", "scope": scope, "value": float(group["seconds"].mean()),
+        {"adapter": adapter, "split": split, "metric": "seconds-per-clip", "scope": scope, "value": float(group["clip_seconds"].mean()),
          "ci_low": float("nan"), "ci_high": float("nan"), "n": int(group["sample_id"].nunique()), "higher_is_better": False}
         for (adapter, split), group in generated.groupby(["adapter", "split"])
         for scope in ("full", "ma")
