@@ -217,9 +217,10 @@ class CommandAdapter(Adapter):
         if shutil.which(self.python) is None:
             raise InputNotFoundError(f"command adapter: python {self.python!r} not found; pass python=PATH of the "
                                      f"{preset.name} environment's interpreter")
-        for template in (*preset.must_exist, preset.cwd):
-            for key in placeholders(template) - set(self.values):
-                raise InvalidInputError(f"command adapter: preset {preset.name!r} needs {key}=... (it has no default)")
+        templates = (*preset.must_exist, preset.cwd)
+        for key in sorted(set().union(*map(placeholders, templates)) - set(self.values)):
+            raise InvalidInputError(f"command adapter: preset {preset.name!r} needs {key}=... (it has no default)")
+        for template in templates:
             path = Path(render(template, self.values))
             path = path if path.is_absolute() else repo / path
             if not path.exists():
@@ -314,10 +315,24 @@ class CommandAdapter(Adapter):
         if len(found) > 1:
             return self._failure(request, f"{len(found)} videos written ({', '.join(p.name for p in found)}); write one", result)
         try:
-            video = read_video(found[0])
+            video = self._panel(read_video(found[0]), found[0])
             return fit_video(video, request, self._fitting, source=f"{found[0].name}")
         except (VideoReadError, FittingError) as err:
             return self._failure(request, f"{type(err).__name__}: {err}", result)
+
+    def _panel(self, video: np.ndarray, path: Path) -> np.ndarray:
+        """The preset's generated panel of a side-by-side output (the whole video for most).
+
+        Raises:
+            FittingError: If the width does not split into the preset's panels.
+        """
+        if self.preset is None or self.preset.panels == 1:
+            return video
+        panels, width = self.preset.panels, video.shape[2]
+        if width % panels:
+            raise FittingError(f"{path.name}: {width} pixels wide, not {panels} equal panels side by side", "size")
+        side = width // panels
+        return np.ascontiguousarray(video[:, :, self.preset.panel * side : (self.preset.panel + 1) * side])
 
     def _failure(self, request: GenerationRequest, reason: str, result: ProgramResult) -> SampleFailure:
         label = f"command adapter (preset {self.preset.name})" if self.preset else "command adapter"

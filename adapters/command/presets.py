@@ -77,6 +77,8 @@ class Preset:
         native: How the model generates, for the run config.
         drop_context: Its output's frame 0 is the context frame.
         batch_size: Requests per program run (the model is loaded once per run).
+        panels: The output shows this many equal panels side by side (LFDM's demo GIF).
+        panel: Which of them (from 0) is the generated video.
     """
 
     name: str
@@ -90,6 +92,8 @@ class Preset:
     native: NativeSettings = NativeSettings()
     drop_context: bool = False
     batch_size: int = 8
+    panels: int = 1
+    panel: int = 0
 
 
 _DYNAMICRAFTER = Upstream(
@@ -194,7 +198,7 @@ PRESETS: dict[str, Preset] = {
                     "demo_mhad.py takes no input arguments: its paths, action list and reference image are assignments in "
                     "the file. The bridge writes a copy with exactly those assignments replaced (each must match once, or it "
                     "fails naming the line) and runs it; the output GIF has five 128-pixel panels (source, sample, warped, "
-                    "grid, confidence) and the bridge keeps the sample panel, 40 frames. The demo loads config/mug128.yaml "
+                    "grid, confidence) and the adapter keeps the sample panel, 40 frames. The demo loads config/mug128.yaml "
                     "although it is the MHAD demo; the preset keeps that default."
                 ),
             ),
@@ -204,6 +208,8 @@ PRESETS: dict[str, Preset] = {
             must_exist=("demo/demo_mhad.py", "{ckpt}", "{ae_ckpt}", "{config}"),
             native=NativeSettings(size=(128, 128), frames=40),
             batch_size=1,
+            panels=5,
+            panel=1,
         ),
         Preset(
             name="handi-inference",

@@ -5,8 +5,9 @@ output root, action list and reference image are assignments in the file. For ea
 entry the bridge writes a copy of the demo with exactly those assignments replaced
 (each must match once, or the bridge stops naming it: the upstream file changed) and
 runs it. The demo writes ``<root>/demo<postfix>/0000_<image name>_<scale>.gif``, five
-panels side by side (source, sample, warped, flow grid, confidence), each as wide as
-it is high; the bridge keeps the sample panel.
+panels side by side (source, sample, warped, flow grid, confidence); the bridge moves
+it as it is (re-encoding a GIF with Pillow would merge identical consecutive frames),
+and the preset's ``panels`` tells the adapter to keep the sample panel.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-
-from PIL import Image, ImageSequence
 
 from bridge_common import BridgeError, context_of, fresh_dir, main, place, run_upstream, text_of, worst
 
@@ -46,18 +45,6 @@ def patch_demo(source: str, *, repo: str, root: Path, ckpt: str, ae_ckpt: str, c
     return source
 
 
-def sample_panel(gif: Path, target: Path) -> Path:
-    """Write the second of the demo's five square panels, every frame, as a GIF."""
-    with Image.open(gif) as image:
-        frames = []
-        for frame in ImageSequence.Iterator(image):
-            frame = frame.convert("RGB")
-            side = frame.height
-            frames.append(frame.crop((side, 0, 2 * side, side)))
-    frames[0].save(target, save_all=True, append_images=frames[1:], loop=0)
-    return target
-
-
 def run(entries: list[dict], job: dict) -> int:
     values = job["values"]
     for key in ("ckpt", "ae_ckpt", "config"):
@@ -74,10 +61,7 @@ def run(entries: list[dict], job: dict) -> int:
                                      config=values["config"], image=image, text=text_of(entry, job)), encoding="utf-8")
         statuses.append(run_upstream(job, {"script": script, "seed": entry["seed"]}))
         found = sorted(base.glob("demo*/0000_*.gif"))
-        if found:
-            place(sample_panel(found[0], base / "sample.gif"), entry)
-        else:
-            place(base / "demo" / "0000.gif", entry)  # reports the missing output
+        place(found[0] if found else base / "demo-j-sl-random-of-tr-rmm" / "0000.gif", entry)
     return worst(statuses)
 
 
