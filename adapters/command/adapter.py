@@ -63,6 +63,7 @@ class CommandAdapter(Adapter):
         ae_ckpt: LFDM's autoencoder checkpoint.
         python: Interpreter of the baseline's environment (default: this one).
         upstream_args: Extra arguments appended to a preset's upstream command (shlex).
+        text: Which manifest field a preset's bridge gives upstream as its prompt.
         timeout: Seconds a batch's program may run; then its process group is killed.
         env: ``KEY=VALUE`` items added to the inherited environment.
         work_dir: Where batch folders are made (default: the system's temp dir).
@@ -99,6 +100,7 @@ class CommandAdapter(Adapter):
         ae_ckpt: str | None = None,
         python: str | None = None,
         upstream_args: str = "",
+        text: Literal["prompt", "expanded_prompt"] = "prompt",
         timeout: float = 3600.0,
         env: tuple[str, ...] = (),
         work_dir: Path | None = None,
@@ -139,6 +141,9 @@ class CommandAdapter(Adapter):
         self.fps = fps if fps is not None else (self.preset.native.fps if self.preset else None)
         self.stderr_chars = stderr_chars
         self.upstream_args = shlex.split(upstream_args)
+        if text not in ("prompt", "expanded_prompt"):
+            raise InvalidInputError(f"command adapter: text must be prompt or expanded_prompt; got {text!r}")
+        self.text = text
         self.python = python or sys.executable
         self.values = self._option_values(repo, ckpt, config, ae_ckpt)
         if self.preset is None:
@@ -239,7 +244,7 @@ class CommandAdapter(Adapter):
     def options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "command": self.command, "preset": self.preset.name if self.preset else None,
-            "values": {k: v for k, v in self.values.items() if k != "bridge"}, "upstream_args": self.upstream_args,
+            "values": self._used_values(), "upstream_args": self.upstream_args, "text": self.text,
             "timeout": self.timeout, "env": sorted(self.env), "shell": self.shell, "fps": self.fps,
             "work_dir": str(self.work_dir) if self.work_dir else None, "keep_work": self.keep_work,
         }
@@ -247,6 +252,14 @@ class CommandAdapter(Adapter):
             options["upstream"] = {"repo": self.preset.upstream.repo, "commit": self.preset.upstream.commit,
                                    "argv": list(self.preset.argv), "cwd": self.preset.cwd}
         return options
+
+    def _used_values(self) -> dict[str, str]:
+        """The option placeholders the command (or the preset) reads, as filled in."""
+        if self.preset is None:
+            used = placeholders(self.command or "")
+        else:
+            used = {"python", "repo"}.union(*map(placeholders, (*self.preset.argv, *self.preset.must_exist, self.preset.cwd)))
+        return {key: value for key, value in self.values.items() if key in used}
 
     def fitting(self) -> dict[str, Any]:
         return self._fitting.describe()
@@ -302,6 +315,7 @@ class CommandAdapter(Adapter):
             "argv": [render(token, self.values) for token in preset.argv] + self.upstream_args,
             "cwd": render(preset.cwd, self.values),
             "repo": self.values["repo"],
+            "text": self.text,
             "values": {k: v for k, v in self.values.items() if k not in ("bridge",)},
             "work_dir": str(folder.root),
         }
