@@ -271,6 +271,18 @@ def smooth_image(index: int, size: int = 64) -> np.ndarray:
     return np.clip(ramp[..., None] + colour, 0, 255).astype(np.uint8)
 
 
+def test_preset_whose_upstream_crashes_midway_scores_what_it_wrote(tmp_path):
+    repo, python, log = fake_repo(tmp_path, "dynamicrafter"), fake_env(tmp_path), tmp_path / "argv.jsonl"
+    adapter = CommandAdapter(preset="dynamicrafter", repo=repo, python=str(python),
+                             env=(f"FAKE_ARGV_LOG={log}", "FAKE_FAIL_AFTER=1"))
+    first, second = adapter.generate(requests_for(adapter, conformance_samples(2)))
+    assert isinstance(first, np.ndarray) and first.shape == (15, 64, 64, 3)
+    assert isinstance(second, SampleFailure)
+    message = str(second)
+    assert "(preset dynamicrafter), sample 'conformance-1'" in message and "exited with status 1" in message
+    assert "CUDA out of memory (fake DynamiCrafter)" in message and "upstream wrote no" in message
+
+
 def test_preset_with_missing_parts_is_an_error_when_built(tmp_path):
     with pytest.raises(InvalidInputError, match="needs repo=PATH.*Doubiiu/DynamiCrafter"):
         CommandAdapter(preset="dynamicrafter")

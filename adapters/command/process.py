@@ -25,7 +25,8 @@ class ProgramResult:
     """How a program run ended.
 
     Attributes:
-        returncode: Exit status (negative: killed by that signal); None if it timed out.
+        returncode: Exit status (negative: killed by that signal); None if it timed out
+            or could not be started.
         timed_out: The deadline passed and the process group was killed.
         seconds: Wall time of the run.
         stderr_tail: The last characters of its stderr (decoded as UTF-8, errors replaced).
@@ -44,6 +45,8 @@ class ProgramResult:
         """The end of the run in words, for failure messages."""
         if self.timed_out:
             return f"timed out after {timeout:g} s (its process group was killed)"
+        if self.returncode is None:
+            return "could not be started"
         if self.returncode is not None and self.returncode < 0:
             try:
                 name = signal.Signals(-self.returncode).name

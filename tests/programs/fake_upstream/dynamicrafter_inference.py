@@ -3,6 +3,7 @@
 import argparse
 import glob
 import os
+import sys
 
 from fake_common import image_frames, log_argv, write_mp4
 
@@ -23,6 +24,8 @@ prompts = [l.strip() for l in open(sorted(glob.glob(os.path.join(args.prompt_dir
 assert len(images) == len(prompts)
 out = os.path.join(args.savedir, "samples_separate")
 os.makedirs(out, exist_ok=True)
-for image in images:
+for count, image in enumerate(images):
+    if os.environ.get("FAKE_FAIL_AFTER") == str(count):
+        sys.exit("RuntimeError: CUDA out of memory (fake DynamiCrafter)")
     name = os.path.basename(image).split(".")[0]
     write_mp4(os.path.join(out, f"{name}_sample0.mp4"), image_frames(image, args.video_length, (args.height, args.width)))
