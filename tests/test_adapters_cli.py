@@ -176,3 +176,11 @@ def test_check_a_registered_adapter_from_the_command_line(tmp_path):
     done = hcvg("adapters", "check", "oracle", env=no_assets_env(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS oracle" in done.stdout
+
+
+def test_check_reports_an_adapter_that_cannot_be_imported(capsys):
+    broken: Registry[type[Adapter]] = Registry("adapter", base=Adapter)
+    broken.register("gone", "no_such_package.adapter:GoneAdapter")  # as a mistyped entry point reads
+    assert check(broken, "gone") == 1
+    out = capsys.readouterr().out
+    assert "FAIL gone: the adapter cannot be imported: ModuleNotFoundError" in out and "no_such_package" in out

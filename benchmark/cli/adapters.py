@@ -177,7 +177,14 @@ def check_command(registry: "Registry", name: str, options: dict[str, str]) -> i
     """
     from adapters.testing import check_adapter, conformance_samples
 
-    cls = registry.get(name)
+    try:
+        cls = registry.get(name)
+    except UserError:  # an unknown name, with close matches (exit 2)
+        raise
+    except Exception as err:  # e.g. an entry point naming a module that does not import
+        print(f"FAIL {name}: the adapter cannot be imported: {type(err).__name__}: {err}")
+        print(f"  at {_where(err)}")
+        return 1
     print(f"check {name}: {cls.__module__}.{cls.__qualname__}")
     if options:
         built_with = f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in options.items())})"
