@@ -23,10 +23,11 @@ class AdaptersCommand(Subcommand):
 present (found locally as `hcvg assets list` finds them; nothing is loaded or downloaded).
 
 check NAME: run the conformance kit (`adapters.testing.check_adapter`) on one adapter,
-printing each lifecycle stage, then PASS or the rule that failed (exit 0 / 1). Without
---option it checks the small instance the adapter's `for_tests()` builds (what the
-test suite checks); with --option KEY=VALUE it builds the adapter with exactly those
-options instead (its real weights, the device you name), as `hcvg run` would."""
+printing each lifecycle stage, then PASS or the rule that failed. Without --option it
+checks the small instance the adapter's `for_tests()` builds (what the test suite
+checks); with --option KEY=VALUE it builds the adapter with exactly those options
+instead (its real weights, the device you name), as `hcvg run` would. Exit status: 0
+PASS, 1 FAIL, 2 for an unknown name or a misspelt option."""
     epilog = """examples:
   hcvg adapters list
   hcvg adapters list 'handi*'
