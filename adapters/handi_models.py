@@ -94,8 +94,15 @@ class HandiAdapter(Adapter):
         # The pipeline returns exactly L frames (context dropped inside the UNet) at the native size.
         return Fitting(spatial="resize", temporal="strict").describe()
 
+    @classmethod
+    def required_assets(cls) -> tuple[str, ...]:
+        return (cls.asset,)
+
     def weights_dir(self) -> Path:
-        return resolve_asset(self.asset, self.weights)
+        # weights= (must exist) → the asset as `locate_asset` finds it.
+        if self.weights:
+            return resolve_asset(self.asset, self.weights)
+        return self.locate_asset(self.asset)
 
     def load(self) -> None:
         from handi.loading import load_handi_pipeline
@@ -161,14 +168,14 @@ class HandiTinyAdapter(HandiAdapter):
     # (held-out IoU in handi/weights/handi-tiny/TRAINING.json).
     default_mask_strength: ClassVar[float] = 0.3
 
-    def weights_dir(self) -> Path:
-        # weights= → $HCVG_HANDI_TINY → asset cache → the copy inside the package.
-        if self.weights:
-            return resolve_asset(self.asset, self.weights)
+    @classmethod
+    def locate_asset(cls, name: str) -> Path:
+        # $HCVG_HANDI_TINY → asset cache → hub cache → the copy inside the package
+        # (weights= is handled by weights_dir before this is asked).
         try:
-            return resolve_asset(self.asset)
+            return resolve_asset(name)
         except AssetNotFoundError:
-            packaged = _tiny_default()
+            packaged = _tiny_default() if name == cls.asset else None
             if packaged is None:
                 raise
             return Path(packaged)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hcvg.sample import Sample
 
 
@@ -155,6 +157,28 @@ class Adapter(abc.ABC):
         a user sees which models can run before starting one. Default: none.
         """
         return ()
+
+    @classmethod
+    def locate_asset(cls, name: str) -> "Path":
+        """Where one of `required_assets` is on this machine, found as `load()` would find it.
+
+        Never downloads, never hashes. The default is `hcvg.assets.resolve_asset`; an
+        adapter whose default weights may also come from elsewhere (a copy shipped in
+        its own package) overrides it, so that `hcvg adapters list` says what a run
+        would load.
+
+        Args:
+            name: One of ``required_assets()``.
+
+        Returns:
+            The existing file or folder.
+
+        Raises:
+            AssetNotFoundError: Saying where the asset was looked for and how to get it.
+        """
+        from hcvg.assets import resolve_asset
+
+        return resolve_asset(name)
 
     def options(self) -> dict[str, Any]:
         """The options this instance was built with (for the run config); override to add."""
