@@ -65,7 +65,10 @@ def test_cogvideox_t2v_never_reads_the_context_and_says_so():
     assert requests_for(adapter, conformance_samples(count=1))[0].context is None
     fitting = json.loads(json.dumps(adapter.describe()))["fitting"]
     assert fitting["context"] == "not given (text-to-video)"
-    assert fitting["drop_context"] is False
+    assert fitting["drop_context"] is False and fitting["spatial"] == "center-crop"
+    assert "input_fit" not in adapter.options()
+    with pytest.raises(ValueError, match="input_fit fits the context frame"):
+        CogVideoXTextToVideoAdapter(input_fit="pad")
     # 49 native frames, none of them the context: 15 picked evenly, first and last included.
     assert frame_indices(49, 15, adapter.output_fitting()).tolist() == [0, 3, 7, 10, 14, 17, 21, 24, 27, 31, 34, 38, 41, 45, 48]
 
@@ -126,3 +129,16 @@ def test_cogvideox_adapters_are_registered_and_their_options_coerce():
     assert adapter.native.steps == 4 and adapter.dynamic_cfg is True and adapter.call_kwargs(
         requests_for(adapter, conformance_samples(count=1))
     )["use_dynamic_cfg"] is True
+
+
+def test_cogvideox_t2v_crops_the_native_center_as_the_ground_truth_is_cropped():
+    import torch
+
+    adapter = CogVideoXTextToVideoAdapter(**CogVideoXTextToVideoAdapter.tiny_options())
+    request = requests_for(adapter, conformance_samples(count=1))[0]
+    # A 32x48 native clip, white in its outer 4-pixel columns: the centre square has none of it.
+    native = torch.zeros(17, 3, 32, 48)
+    native[..., :4] = native[..., -4:] = 1.0
+    clip = adapter.to_clip(native, request)
+    assert clip.shape == (15, 64, 64, 3)
+    assert clip.max() == 0  # a resize (stretch) would keep white at both edges

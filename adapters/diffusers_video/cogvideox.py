@@ -12,10 +12,11 @@ resolutions", "Video Length 6 seconds", "Frame Rate 8 frames / second", "Prompt 
 Limit 226 tokens", "Inference Speed (Step = 50)") and the pipelines' defaults in diffusers
 0.42.1 (``num_frames=49``, ``num_inference_steps=50``, ``guidance_scale=6``,
 ``max_sequence_length=226``, ``use_dynamic_cfg=False``): 480×720 (H×W), 49 = 6 s × 8 fps
-+ 1 frames, 50 steps, guidance 6. The cards' diffusers examples call the pipeline with
-the checkpoint's own scheduler and no dynamic CFG; CogVideo's ``inference/cli_demo.py``
-swaps in ``CogVideoXDPMScheduler`` with ``use_dynamic_cfg=True`` instead, which
-``dynamic_cfg=true`` and ``scheduler=dpm`` reproduce.
++ 1 frames, 50 steps, guidance 6. By default the pipeline runs with the checkpoint's own
+scheduler and no dynamic CFG, as the pipelines' defaults and the cards' diffusers
+quick-start; CogVideo's reference script (``inference/cli_demo.py``) swaps in
+``CogVideoXDPMScheduler`` (trailing timesteps) with ``use_dynamic_cfg=True`` ("for DDIM
+scheduler, it should be False"), which ``scheduler=dpm, dynamic_cfg=true`` reproduces.
 
 Frame counts are 4·n + 1: the causal 3D VAE keeps the first frame and compresses every
 following 4 into one latent frame.
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from adapters.diffusers_video.base import DiffusersVideoAdapter, InputFit
+from adapters.fitting import Fitting
 from hcvg.adapter import GenerationRequest, NativeSettings
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
         )
         if scheduler not in SCHEDULERS:
             raise ValueError(f"{self.name}: scheduler must be one of {', '.join(SCHEDULERS)}; got {scheduler!r}")
+        if self.text_only and input_fit != "resize":
+            raise ValueError(f"{self.name}: input_fit fits the context frame, which a text-to-video model is not given; drop it")
         if max_sequence_length < 1:
             raise ValueError(f"{self.name}: max_sequence_length must be >= 1; got {max_sequence_length}")
         self.dynamic_cfg, self.scheduler, self.max_sequence_length = dynamic_cfg, scheduler, max_sequence_length
@@ -189,7 +193,9 @@ class CogVideoXTextToVideoAdapter(CogVideoXAdapter):
 
     It reads the action text (the split's expanded prompt when there is one) and never
     the context frame (`describe()` says so); its 49 native frames are all generated,
-    none is the context, and 15 are picked evenly.
+    none is the context, and 15 are picked evenly. With no context to line up with, the
+    480×720 frames are center-cropped to the request's square, as the benchmark's clip
+    sampling crops the ground truth; ``input_fit``, which fits a context, is refused.
     """
 
     name: ClassVar[str] = "cogvideox-t2v"
@@ -197,6 +203,14 @@ class CogVideoXTextToVideoAdapter(CogVideoXAdapter):
     asset: ClassVar[str | None] = "cogvideox-5b"
     text_only: ClassVar[bool] = True
     returns_context: ClassVar[bool] = False
+
+    def options(self) -> dict[str, Any]:
+        options = super().options()
+        del options["input_fit"]  # nothing is fitted in; the output side is `output_fitting`
+        return options
+
+    def output_fitting(self) -> Fitting:
+        return Fitting(spatial="center-crop", temporal=self.temporal, drop_context=False)  # type: ignore[arg-type]
 
 
 class CogVideoXImageToVideoAdapter(CogVideoXAdapter):
