@@ -16,6 +16,7 @@ from adapters.diffusers_video.cogvideox import (  # noqa: E402
 from adapters.fitting import frame_indices  # noqa: E402
 from adapters.registry import ADAPTERS  # noqa: E402
 from adapters.testing import check_adapter, conformance_samples, requests_for  # noqa: E402
+from hcvg.options import OptionError  # noqa: E402
 
 FAMILY = (CogVideoXTextToVideoAdapter, CogVideoXImageToVideoAdapter)
 
@@ -125,6 +126,8 @@ def test_cogvideox_scheduler_option_swaps_the_pipelines_scheduler():
 def test_cogvideox_adapters_are_registered_and_their_options_coerce():
     for cls in FAMILY:
         assert ADAPTERS.get(cls.name) is cls
+    with pytest.raises(OptionError, match="unknown option 'fps'"):  # CogVideoX takes no fps
+        ADAPTERS.create("cogvideox-i2v", fps="16")
     adapter = ADAPTERS.create("cogvideox-t2v", steps="4", dynamic_cfg="true", scheduler="dpm")
     assert adapter.native.steps == 4 and adapter.dynamic_cfg is True and adapter.call_kwargs(
         requests_for(adapter, conformance_samples(count=1))

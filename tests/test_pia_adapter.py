@@ -14,6 +14,7 @@ from adapters.fitting import frame_indices  # noqa: E402
 from adapters.registry import ADAPTERS  # noqa: E402
 from adapters.testing import check_adapter, conformance_samples, requests_for  # noqa: E402
 from hcvg.assets import AssetNotFoundError  # noqa: E402
+from hcvg.options import OptionError  # noqa: E402
 
 
 def test_pia_is_still_exported_by_diffusers():
@@ -119,6 +120,8 @@ def test_pia_rejects_bad_options(options, message):
 
 def test_pia_is_registered_and_its_options_coerce():
     assert ADAPTERS.get("pia") is PIAAdapter
+    with pytest.raises(OptionError, match="unknown option 'fps'"):  # PIA takes no fps
+        ADAPTERS.create("pia", fps="8")
     adapter = ADAPTERS.create("pia", motion_scale="2", strength="0.8", adapter="some/where")
     assert (adapter.motion_scale, adapter.strength, adapter.adapter) == (2, 0.8, "some/where")
     kwargs = adapter.pipeline_kwargs(requests_for(adapter, conformance_samples(count=1)), images=["img"])

@@ -44,9 +44,9 @@ COGVIDEOX_5B_NATIVE = NativeSettings(size=(480, 720), frames=49, fps=8.0, steps=
 class CogVideoXAdapter(DiffusersVideoAdapter):
     """What the two CogVideoX pipelines share: options, the prompt limit, the scheduler.
 
-    Options (besides `DiffusersVideoAdapter`'s): ``dynamic_cfg`` (the pipeline's
-    ``use_dynamic_cfg``: guidance rises over the steps; default off, as the model
-    cards), ``scheduler`` (``folder``: the checkpoint's own, as the cards; ``dpm``:
+    Options (`DiffusersVideoAdapter`'s but ``fps``, which CogVideoX does not take, and):
+    ``dynamic_cfg`` (the pipeline's ``use_dynamic_cfg``: guidance rises over the steps;
+    default off, as the model cards), ``scheduler`` (``folder``: the checkpoint's own, as the cards; ``dpm``:
     ``CogVideoXDPMScheduler`` with trailing timesteps, as CogVideo's ``cli_demo.py``;
     ``ddim``: ``CogVideoXDDIMScheduler``), ``max_sequence_length`` (T5 tokens the prompt
     is padded or cut to; must equal the transformer's ``max_text_seq_length``, 226 for
@@ -64,7 +64,6 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
         height: int | None = None,
         width: int | None = None,
         frames: int | None = None,
-        fps: float | None = None,
         negative_prompt: str = "",
         input_fit: InputFit = "resize",
         temporal: Literal["even", "first", "last"] = "even",
@@ -82,7 +81,7 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
         max_sequence_length: int = 226,
     ):
         super().__init__(
-            model=model, steps=steps, guidance=guidance, height=height, width=width, frames=frames, fps=fps,
+            model=model, steps=steps, guidance=guidance, height=height, width=width, frames=frames,
             negative_prompt=negative_prompt, input_fit=input_fit, temporal=temporal, batch_size=batch_size, device=device,
             dtype=dtype, offload=offload, vae_slicing=vae_slicing, vae_tiling=vae_tiling, attention=attention,
             compile=compile, variant=variant,

@@ -51,7 +51,8 @@ PIA_DDIM = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "linear",
 class PIAAdapter(DiffusersVideoAdapter):
     """PIA on Stable Diffusion 1.5: the context frame animated by the action text.
 
-    Options (besides `DiffusersVideoAdapter`'s): ``adapter`` (the motion adapter: a
+    Options (`DiffusersVideoAdapter`'s but ``fps``, which PIA does not take, and):
+    ``adapter`` (the motion adapter: a
     local folder or a hub id in the local hub cache; default the
     ``pia-condition-adapter`` asset), ``motion_scale`` (0-8, PIA's motion preset;
     default 0 as PIA's configs), ``strength`` (in (0, 1]: below 1 the generation
