@@ -108,6 +108,17 @@ def test_pia_missing_motion_adapter_names_the_adapter_option(tmp_path):
         adapter.load()
 
 
+def test_pia_without_its_condition_adapter_says_how_to_get_it(tmp_path, monkeypatch):
+    for variable, folder in (("HCVG_ASSET_DIR", "assets"), ("HF_HUB_CACHE", "hub")):
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    monkeypatch.delenv("HCVG_PIA_ADAPTER", raising=False)
+    adapter = PIAAdapter(model=PIAAdapter.for_tests().model, **PIAAdapter.tiny_options())
+    with pytest.raises(AssetNotFoundError) as error:
+        adapter.load()
+    message = str(error.value)
+    assert "hcvg assets fetch pia-condition-adapter" in message and "adapter=" in message
+
+
 @pytest.mark.parametrize(
     "options, message",
     [({"motion_scale": 9}, "motion_scale must be 0-8"), ({"strength": 0.0}, r"strength must be in \(0, 1\]"),

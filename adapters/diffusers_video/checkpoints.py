@@ -37,6 +37,7 @@ PIA_CONDITION_ADAPTER = Asset(
     hf_repo="openmmlab/PIA-condition-adapter",
     hf_filename="config.json",
     directory=True,
+    how_to_get="or pass the pia adapter option adapter=/path/to/a/saved/PIA-condition-adapter folder",
 )
 # The SD-1.5 base diffusers' PIA documentation pairs the adapter with.
 PIA_BASE = pipeline_asset(
