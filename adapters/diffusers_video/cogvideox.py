@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from adapters.diffusers_video.base import DiffusersVideoAdapter, InputFit
 from adapters.fitting import Fitting
-from hcvg.adapter import GenerationRequest, NativeSettings
+from hcvg.adapter import Capabilities, GenerationRequest, NativeSettings
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -202,6 +202,8 @@ class CogVideoXTextToVideoAdapter(CogVideoXAdapter):
     asset: ClassVar[str | None] = "cogvideox-5b"
     text_only: ClassVar[bool] = True
     returns_context: ClassVar[bool] = False
+    # Declared on the class too: `hcvg adapters list` reads it without building one.
+    capabilities: ClassVar[Capabilities] = Capabilities(needs_image=False, max_batch_size=1)
 
     def options(self) -> dict[str, Any]:
         options = super().options()
