@@ -90,10 +90,12 @@ def test_cogvideox_i2v_fits_the_context_in_and_drops_it_from_the_output():
     assert image.size == (720, 480)  # PIL: (W, H)
 
 
-def test_cogvideox_frames_must_be_four_n_plus_one():
+def test_cogvideox_frames_must_be_four_n_plus_one_and_sides_multiples_of_16():
     with pytest.raises(ValueError, match=r"4·n \+ 1"):
         CogVideoXTextToVideoAdapter(frames=48)
     assert CogVideoXTextToVideoAdapter(frames=17).native.frames == 17
+    with pytest.raises(ValueError, match="multiples of 16"):
+        CogVideoXImageToVideoAdapter(height=472)
 
 
 def test_cogvideox_i2v_refuses_a_size_or_frame_count_its_learned_embedding_lacks():

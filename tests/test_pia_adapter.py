@@ -102,6 +102,13 @@ def test_pia_refuses_a_motion_adapter_without_the_condition_module(tmp_path):
         adapter.load()
 
 
+def test_pia_refuses_more_frames_than_its_motion_modules_take():
+    tiny = PIAAdapter.for_tests()
+    adapter = PIAAdapter(model=tiny.model, adapter=tiny.adapter, **{**PIAAdapter.tiny_options(), "frames": 33})
+    with pytest.raises(ValueError, match="takes at most 32 frames"):
+        adapter.load()
+
+
 def test_pia_missing_motion_adapter_names_the_adapter_option(tmp_path):
     adapter = PIAAdapter(model=PIAAdapter.for_tests().model, adapter=str(tmp_path / "absent"), **PIAAdapter.tiny_options())
     with pytest.raises(AssetNotFoundError, match="adapter="):

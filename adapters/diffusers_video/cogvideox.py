@@ -90,6 +90,12 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
             raise ValueError(f"{self.name}: scheduler must be one of {', '.join(SCHEDULERS)}; got {scheduler!r}")
         if self.text_only and input_fit != "resize":
             raise ValueError(f"{self.name}: input_fit fits the context frame, which a text-to-video model is not given; drop it")
+        assert self.native.size is not None
+        if any(side % 16 for side in self.native.size):
+            raise ValueError(
+                f"{self.name}: height and width must be multiples of 16 (the VAE's 8x times the transformer's 2x2 "
+                f"patches); got {self.native.size[0]}x{self.native.size[1]}"
+            )
         if max_sequence_length < 1:
             raise ValueError(f"{self.name}: max_sequence_length must be >= 1; got {max_sequence_length}")
         self.dynamic_cfg, self.scheduler, self.max_sequence_length = dynamic_cfg, scheduler, max_sequence_length

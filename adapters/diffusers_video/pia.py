@@ -52,13 +52,12 @@ class PIAAdapter(DiffusersVideoAdapter):
     """PIA on Stable Diffusion 1.5: the context frame animated by the action text.
 
     Options (`DiffusersVideoAdapter`'s but ``fps``, which PIA does not take, and):
-    ``adapter`` (the motion adapter: a
-    local folder or a hub id in the local hub cache; default the
-    ``pia-condition-adapter`` asset), ``motion_scale`` (0-8, PIA's motion preset;
-    default 0 as PIA's configs), ``strength`` (in (0, 1]: below 1 the generation
-    starts from the noised context rather than pure noise; default 1), ``scheduler``
-    (``ddim``: PIA's own settings, the default; ``euler``: ``EulerDiscreteScheduler``
-    as diffusers' PIA example; ``folder``: the base pipeline's).
+    ``adapter`` (the motion adapter: a local folder or a hub id in the local hub cache;
+    default the ``pia-condition-adapter`` asset), ``motion_scale`` (0-8, PIA's motion
+    preset; default 0 as PIA's configs), ``strength`` (in (0, 1]: below 1 the
+    generation starts from the noised context rather than pure noise; default 1),
+    ``scheduler`` (``ddim``: PIA's own settings, the default; ``euler``:
+    ``EulerDiscreteScheduler`` as diffusers' PIA example; ``folder``: the base's).
     """
 
     name: ClassVar[str] = "pia"
@@ -145,6 +144,12 @@ class PIAAdapter(DiffusersVideoAdapter):
                 f"{self.name}: the motion adapter in {adapter_folder} has conv_in_channels="
                 f"{motion_adapter.config.conv_in_channels}, not PIA's {PIA_CONV_IN_CHANNELS}: it is not a PIA "
                 "condition adapter (pass adapter=openmmlab/PIA-condition-adapter or its folder)"
+            )
+        longest = motion_adapter.config.motion_max_seq_length
+        if self.native.frames is not None and self.native.frames > longest:
+            # The temporal attention's positional encoding has that many slots.
+            raise ValueError(
+                f"{self.name}: the motion adapter in {adapter_folder} takes at most {longest} frames; got frames={self.native.frames}"
             )
         extra = {"variant": self.variant} if self.variant else {}
         pipe = diffusers.PIAPipeline.from_pretrained(folder, motion_adapter=motion_adapter, torch_dtype=dtype, **extra)
