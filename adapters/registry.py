@@ -23,6 +23,9 @@ ADAPTERS.register("handi", "adapters.handi_models:HandiAdapter")
 ADAPTERS.register("animate-anything", "adapters.handi_models:AnimateAnythingAdapter")
 ADAPTERS.register("handi-tiny", "adapters.handi_models:HandiTinyAdapter")
 ADAPTERS.register("command", "adapters.command.adapter:CommandAdapter")
+ADAPTERS.register("pia", "adapters.diffusers_video.pia:PIAAdapter")
+ADAPTERS.register("cogvideox-t2v", "adapters.diffusers_video.cogvideox:CogVideoXTextToVideoAdapter")
+ADAPTERS.register("cogvideox-i2v", "adapters.diffusers_video.cogvideox:CogVideoXImageToVideoAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:

@@ -240,8 +240,11 @@ def _looks_like_hub_id(model: str) -> bool:
     return model.count("/") == 1 and not model.startswith((".", "/", "~")) and not os.path.exists(model)
 
 
-def resolve_pipeline_folder(model: str, what: str) -> Path:
+def resolve_pipeline_folder(model: str, what: str, option: str = "model") -> Path:
     """A local pipeline folder, or the local hub-cache snapshot of a hub id (never downloads).
+
+    ``option`` is the adapter option the value came from, named in the messages (a
+    family with a second folder, such as PIA's ``adapter``, passes its own).
 
     Raises:
         AssetNotFoundError: If the folder does not exist, or the id is not in the hub
@@ -251,7 +254,7 @@ def resolve_pipeline_folder(model: str, what: str) -> Path:
     if path.is_dir():
         return path
     if not _looks_like_hub_id(model):
-        raise AssetNotFoundError(f"{what}: model={model!r} is neither an existing folder nor a hub id (owner/name)")
+        raise AssetNotFoundError(f"{what}: {option}={model!r} is neither an existing folder nor a hub id (owner/name)")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -265,7 +268,7 @@ def resolve_pipeline_folder(model: str, what: str) -> Path:
         raise AssetNotFoundError(
             f"{what}: the hub model {model!r} is not in the local hub cache ({cache_dir or HF_HUB_CACHE}); "
             f"nothing is downloaded at run time.\nTo get it:\n  - run `{fetch}` where the network allows\n"
-            f"  - or pass model=/path/to/a/local/pipeline/folder"
+            f"  - or pass {option}=/path/to/a/local/{'pipeline/' if option == 'model' else ''}folder"
         ) from err
 
 
@@ -358,7 +361,7 @@ def fit_context(context: np.ndarray, size: tuple[int, int], policy: str) -> np.n
 
 
 # -- tiny pipelines for tests ----------------------------------------------------
-def tiny_pipeline_folder(key: str, build: Callable[[], Any]) -> Path:
+def tiny_pipeline_folder(key: str, build: Callable[[], Any], marker: str = "model_index.json") -> Path:
     """A tiny pipeline saved once per machine and diffusers version, then reused.
 
     `for_tests` loads it with ``from_pretrained`` like real weights, so the tests run
@@ -367,7 +370,10 @@ def tiny_pipeline_folder(key: str, build: Callable[[], Any]) -> Path:
 
     Args:
         key: The folder's name (the adapter class).
-        build: Returns the pipeline to save (random weights, offline tokenizers).
+        build: Returns the pipeline to save (random weights, offline tokenizers), or
+            any object with ``save_pretrained`` (a single model, such as a motion adapter).
+        marker: The file ``save_pretrained`` writes that shows the folder is complete
+            (``config.json`` for a single model).
 
     Returns:
         The folder (under ``$HCVG_TINY_PIPELINES`` or the system temp folder).
@@ -377,7 +383,7 @@ def tiny_pipeline_folder(key: str, build: Callable[[], Any]) -> Path:
 
     root = Path(os.environ.get("HCVG_TINY_PIPELINES") or Path(tempfile.gettempdir()) / "hcvg-tiny-pipelines")
     folder = root / f"diffusers-{diffusers.__version__}-transformers-{transformers.__version__}" / key
-    if (folder / "model_index.json").is_file():
+    if (folder / marker).is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{key}.") as tmp:
@@ -385,7 +391,7 @@ def tiny_pipeline_folder(key: str, build: Callable[[], Any]) -> Path:
         try:
             os.rename(tmp, folder)
         except OSError:
-            if not (folder / "model_index.json").is_file():  # another process won the race: use its copy
+            if not (folder / marker).is_file():  # another process won the race: use its copy
                 raise
         os.makedirs(tmp, exist_ok=True)  # TemporaryDirectory cleans up the (renamed) path
     return folder

@@ -37,12 +37,15 @@ PIA_CONDITION_ADAPTER = Asset(
     hf_repo="openmmlab/PIA-condition-adapter",
     hf_filename="config.json",
     directory=True,
+    how_to_get="or pass the pia adapter option adapter=/path/to/a/saved/PIA-condition-adapter folder",
 )
 # The SD-1.5 base diffusers' PIA documentation pairs the adapter with.
 PIA_BASE = pipeline_asset(
     "pia-base-sd15", "SG161222/Realistic_Vision_V6.0_B1_noVAE", "the Stable Diffusion 1.5 base PIA's adapter is run on", "HCVG_PIA_BASE",
     _FP16_COPIES,
 )
+# THUDM's CogVideoX repos now live under zai-org/ (the hub redirects the old ids); the
+# THUDM ids are kept, since the hub cache is keyed by the id a snapshot was fetched under.
 COGVIDEOX_5B = pipeline_asset("cogvideox-5b", "THUDM/CogVideoX-5b", "CogVideoX-5B text-to-video (720x480, 49 frames, 8 fps)", "HCVG_COGVIDEOX_5B")
 COGVIDEOX_5B_I2V = pipeline_asset(
     "cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", "CogVideoX-5B image-to-video (720x480, 49 frames, 8 fps)", "HCVG_COGVIDEOX_5B_I2V",
