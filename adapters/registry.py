@@ -22,6 +22,7 @@ ADAPTERS.register("folder", "adapters.folder:FolderAdapter")
 ADAPTERS.register("handi", "adapters.handi_models:HandiAdapter")
 ADAPTERS.register("animate-anything", "adapters.handi_models:AnimateAnythingAdapter")
 ADAPTERS.register("handi-tiny", "adapters.handi_models:HandiTinyAdapter")
+ADAPTERS.register("diffusers-i2v", "adapters.diffusers_video.image_to_video:DiffusersI2VAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:
