@@ -21,6 +21,15 @@ from adapters.testing import check_adapter, conformance_samples, requests_for
 ONE_PER_CLASS = sorted({preset.pipeline_class: name for name, preset in reversed(list(PRESETS.items()))}.values())
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread: more only contend for the shared CPU cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def test_every_preset_pipeline_class_has_a_tiny_pipeline():
     assert {preset.pipeline_class for preset in PRESETS.values()} == set(TINY_PIPELINES)
     assert {PRESETS[name].pipeline_class for name in ONE_PER_CLASS} == set(TINY_PIPELINES)

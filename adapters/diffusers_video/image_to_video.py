@@ -125,8 +125,9 @@ PRESETS: dict[str, I2VPreset] = {
         I2VPreset(
             name="wan2.1-i2v-480p", pipeline_class="WanImageToVideoPipeline", asset="wan2.1-i2v-480p",
             native=NativeSettings(size=(480, 832), frames=81, fps=16, steps=50, guidance=5.0), frames_rule=(4, 1),
+            batched=False,  # its check_inputs takes one PIL image (or a tensor), never a list
             source="WanImageToVideoPipeline docstring example (480*832 area, 81 frames, guidance 5.0, saved at 16 fps) and "
-            "__call__ default (50 steps); frames 4n+1: the Wan VAE compresses time by 4; fps is not a model input",
+            "__call__ default (50 steps); frames 4n+1: the Wan VAE compresses time by 4; fps is not a model input; one image per call",
         ),
         I2VPreset(
             name="hunyuanvideo-i2v", pipeline_class="HunyuanVideoImageToVideoPipeline", asset="hunyuanvideo-i2v",
@@ -143,7 +144,7 @@ PRESETS: dict[str, I2VPreset] = {
 #: The `__call__` arguments the generic mapping fills, when the pipeline has them.
 _GENERIC_ARGUMENTS = ("prompt", "negative_prompt", "image", "height", "width", "num_frames", "num_inference_steps", "guidance_scale")
 #: Pipelines whose ``image`` is one image, not a list: one request per call.
-_ONE_IMAGE_PIPELINES = ("HunyuanVideoImageToVideoPipeline",)
+_ONE_IMAGE_PIPELINES = ("HunyuanVideoImageToVideoPipeline", "WanImageToVideoPipeline")
 #: Pipelines drawing noise outside ``generator=`` (see `I2VPreset.global_noise`).
 _GLOBAL_NOISE_PIPELINES = ("I2VGenXLPipeline",)
 #: Native frames the tiny test pipelines make: >= 16 (the context frame is dropped, 15 kept) and k·n + 1 where a VAE asks.
@@ -303,10 +304,14 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
     @classmethod
     def for_tests(cls, preset: str = "svd") -> "DiffusersI2VAdapter":
         """The preset's pipeline class with tiny random components (saved once, loaded with ``from_pretrained``)."""
-        from adapters.diffusers_video.tiny_i2v import TINY_PIPELINES
+        import hashlib
+
+        from adapters.diffusers_video import tiny_i2v
 
         pipeline_class = PRESETS[preset].pipeline_class
-        folder = tiny_pipeline_folder(f"{cls.__name__}-{pipeline_class}", TINY_PIPELINES[pipeline_class])
+        # The builders' source names the folder, so a changed tiny config is never served from an old copy.
+        digest = hashlib.sha256(inspect.getsource(tiny_i2v).encode()).hexdigest()[:10]
+        folder = tiny_pipeline_folder(f"{cls.__name__}-{pipeline_class}-{digest}", tiny_i2v.TINY_PIPELINES[pipeline_class])
         return cls(model=str(folder), **cls.tiny_options(preset))
 
 

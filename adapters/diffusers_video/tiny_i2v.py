@@ -35,15 +35,14 @@ def tiny_stable_video_diffusion() -> Any:
     from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, StableVideoDiffusionPipeline, UNetSpatioTemporalConditionModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    # One cross-attention block on 16² latents (the VAE below halves 32²).
+    # One cross-attention block on 8² latents (the VAE below quarters 32²).
     unet = _seeded(lambda: UNetSpatioTemporalConditionModel(
-        block_out_channels=(32,), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
+        block_out_channels=(32,), layers_per_block=1, sample_size=8, in_channels=8, out_channels=4,
         down_block_types=("CrossAttnDownBlockSpatioTemporal",), up_block_types=("CrossAttnUpBlockSpatioTemporal",),
         cross_attention_dim=32, num_attention_heads=(2,), projection_class_embeddings_input_dim=96, addition_time_embed_dim=32,
     ))
     vae = _seeded(lambda: AutoencoderKLTemporalDecoder(
-        block_out_channels=[32, 32], in_channels=3, out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"], latent_channels=4,
+        block_out_channels=[32, 32, 32], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 3, latent_channels=4,
     ))
     # The pipeline resizes the context to 224² before the image encoder (CLIP's input
     # size), so the tiny encoder must take 224² images: patch 14 gives 16² tokens.
@@ -68,13 +67,14 @@ def tiny_i2vgen_xl() -> Any:
     from adapters.diffusers_video.tiny_text import clip_tokenizer
 
     unet = _seeded(lambda: I2VGenXLUNet(
-        block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        block_out_channels=(4, 8), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
         down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
         cross_attention_dim=4, attention_head_dim=4, num_attention_heads=None, norm_num_groups=2,
     ))
+    # Two blocks halve 32² to 16² latents: the UNet's spatial attention then sees 256 tokens, not 1024.
     vae = _seeded(lambda: AutoencoderKL(
-        block_out_channels=(8,), in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D"], latent_channels=4, sample_size=32, norm_num_groups=2,
+        block_out_channels=(8, 8), in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, sample_size=32, norm_num_groups=2,
     ))
     tokenizer = clip_tokenizer()
     text_encoder = _seeded(lambda: CLIPTextModel(CLIPTextConfig(
