@@ -77,8 +77,7 @@ def test_preset_maps_a_request_to_its_pipeline_arguments(name):
     kwargs = adapter.call_kwargs(requests)
     (height, width), native = preset.native.size, preset.native
     batched = (lambda v: v) if preset.batched else (lambda v: v[0])
-    image = batched(kwargs["image"]) if preset.batched else kwargs["image"]
-    first = image[0] if preset.batched else image
+    first = kwargs["image"][0] if preset.batched else kwargs["image"]
     assert first.size == (width, height)  # PIL: (W, H)
     assert (kwargs["height"], kwargs["width"], kwargs["num_frames"], kwargs["num_inference_steps"]) == (height, width, native.frames, native.steps)
     assert kwargs[preset.guidance_argument] == native.guidance
@@ -94,8 +93,10 @@ def test_preset_maps_a_request_to_its_pipeline_arguments(name):
     assert described["options"]["preset"]["name"] == name
     assert described["fitting"]["drop_context"] is True and described["fitting"]["spatial"] == "resize"
     assert set(described["fitting"]["call"]) == set(kwargs) - {"generator", "output_type"}
-    assert adapter.weights_dir  # the asset is declared (resolved at load)
-    assert preset.asset is not None and adapter.asset == preset.asset
+    # The official weights are a declared asset (resolved at load, never downloaded).
+    from hcvg.assets import ASSETS
+
+    assert adapter.asset == preset.asset and ASSETS.get(preset.asset).hf_repo
 
 
 def test_model_card_numbers():
@@ -140,6 +141,8 @@ def test_options_override_the_preset():
         ({"preset": "hunyuanvideo-i2v", "batch_size": 2}, "one request per call (it takes one image)"),
         ({"preset": "i2vgen-xl", "batch_size": 2}, "one request per call (it draws noise from the global RNG)"),
         ({"preset": "ltx-video", "decode_chunk_size": 4}, "takes no decode_chunk_size"),
+        ({"preset": "wan2.1-i2v-480p", "fps": 24}, "wan2.1-i2v-480p passes no frame rate to WanImageToVideoPipeline; drop fps="),
+        ({"preset": "svd", "negative_prompt": "blurry"}, "svd passes no negative prompt"),
     ],
 )
 def test_bad_options_are_refused_with_the_fix(options, message):
@@ -178,6 +181,9 @@ def test_pipeline_option_names_the_class_and_is_checked():
         DiffusersI2VAdapter(model=folder, pipeline="LTXImage2VideoPipeline", device="cpu")
     with pytest.raises(ValueError, match="takes no image=, so it is not an image-to-video pipeline"):
         DiffusersI2VAdapter(model=folder, pipeline="LTXPipeline", device="cpu")
+    with pytest.raises(ValueError, match="generic passes no frame rate"):
+        DiffusersI2VAdapter(model=folder, fps=24, device="cpu")
+    assert "pipeline's own default" in adapter.fitting()["fps"]
 
 
 def test_generic_mode_needs_native_settings_the_pipeline_does_not_default():

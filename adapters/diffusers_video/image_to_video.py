@@ -141,6 +141,8 @@ PRESETS: dict[str, I2VPreset] = {
     )
 }
 
+#: The name `generic_preset` gives the preset it builds for a pipeline without one.
+GENERIC = "generic"
 #: The `__call__` arguments the generic mapping fills, when the pipeline has them.
 _GENERIC_ARGUMENTS = ("prompt", "negative_prompt", "image", "height", "width", "num_frames", "num_inference_steps", "guidance_scale")
 #: Pipelines whose ``image`` is one image, not a list: one request per call.
@@ -200,8 +202,16 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
         if not self.preset.batched and batch_size != 1:
             why = "it draws noise from the global RNG" if self.preset.global_noise else "it takes one image"
             raise ValueError(f"{self.name}: {self.preset.pipeline_class} runs one request per call ({why}); batch_size must be 1, got {batch_size}")
-        if decode_chunk_size is not None and "decode_chunk_size" not in call_parameters(self.preset.pipeline_class):
+        # An option the pipeline would not receive is refused, never dropped.
+        takes = call_parameters(self.preset.pipeline_class)
+        if decode_chunk_size is not None and "decode_chunk_size" not in takes:
             raise ValueError(f"{self.name}: {self.preset.pipeline_class} takes no decode_chunk_size; drop the option")
+        if fps is not None and self.preset.fps_argument is None:
+            raise ValueError(f"{self.name}: {self.preset.name} passes no frame rate to {self.preset.pipeline_class}; drop fps=")
+        if negative_prompt and not self.preset.takes_negative_prompt:
+            raise ValueError(f"{self.name}: {self.preset.name} passes no negative prompt to {self.preset.pipeline_class}; drop negative_prompt=")
+        if guidance is not None and self.preset.guidance_argument not in takes:
+            raise ValueError(f"{self.name}: {self.preset.pipeline_class} takes no {self.preset.guidance_argument}; drop guidance=")
         # The base reads these from the instance: the preset stands in for a family's class attributes.
         self.pipeline_class, self.asset, self.frames_rule = self.preset.pipeline_class, self.preset.asset, self.preset.frames_rule
         self.native = self.preset.native
@@ -225,13 +235,15 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
     def options(self) -> dict[str, Any]:
         return {
             **super().options(), "preset": self.preset.describe(), "decode_chunk_size": self.decode_chunk_size,
-            "compat": [fix.__doc__.split(chr(10))[0] for fix in COMPAT_FIXES.get(self.pipeline_class, ())],
+            "compat": [(fix.__doc__ or fix.__name__).splitlines()[0] for fix in COMPAT_FIXES.get(self.pipeline_class, ())],
         }
 
     def fitting(self) -> dict[str, Any]:
         fps = self.native.fps
         if self.preset.fps_argument is not None:
             passed = f"{fps} fps is passed as {self.preset.fps_argument}="
+        elif self.preset.name == GENERIC:
+            passed = "no fps is passed (the pipeline's own default, if it takes one)"
         else:
             passed = "the model takes no fps" + (f" (its clips play at {fps} fps)" if fps is not None else "")
         return {**super().fitting(), "fps": passed, "call": self.call_mapping()}
@@ -279,7 +291,10 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
         assert images is not None and self.native.size is not None and self.native.frames is not None
         if not self.preset.batched and len(requests) != 1:
             raise ValueError(f"{self.name}: {self.preset.pipeline_class} runs one request per call; got a batch of {len(requests)}")
-        batch = lambda values: values if self.preset.batched else values[0]  # noqa: E731
+
+        def batch(values: list[Any]) -> Any:
+            return values if self.preset.batched else values[0]
+
         height, width = self.native.size
         kwargs: dict[str, Any] = {"image": batch(images), "height": height, "width": width, "num_frames": self.native.frames}
         if self.preset.takes_prompt:
@@ -364,7 +379,7 @@ def generic_preset(pipeline_class: str) -> I2VPreset:
 
     height, width = default("height"), default("width")
     return I2VPreset(
-        name="generic", pipeline_class=pipeline_class, asset=None,
+        name=GENERIC, pipeline_class=pipeline_class, asset=None,
         native=NativeSettings(
             size=(height, width) if height and width else None, frames=default("num_frames"),
             steps=default("num_inference_steps"), guidance=default("guidance_scale") if "guidance_scale" in parameters else None,
