@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from adapters.diffusers_video.image_to_video import PRESETS, DiffusersI2VAdapter, alias_clip_text_model
+from adapters.diffusers_video.image_to_video import PRESETS, DiffusersI2VAdapter, alias_clip_text_model, hunyuan_returns_context
 from adapters.diffusers_video.tiny_i2v import TINY_PIPELINES
 from adapters.registry import ADAPTERS
 from adapters.testing import check_adapter, conformance_samples, requests_for
@@ -91,7 +91,9 @@ def test_preset_maps_a_request_to_its_pipeline_arguments(name):
     described = adapter.describe()
     assert described["native"] == dataclasses.asdict(native)
     assert described["options"]["preset"]["name"] == name
-    assert described["fitting"]["drop_context"] is True and described["fitting"]["spatial"] == "resize"
+    drop_context = described["fitting"]["drop_context"]
+    assert drop_context is True or (name == "hunyuanvideo-i2v" and drop_context.startswith("True until load()"))
+    assert described["fitting"]["spatial"] == "resize"
     assert set(described["fitting"]["call"]) == set(kwargs) - {"generator", "output_type"}
     # The official weights are a declared asset (resolved at load, never downloaded).
     from hcvg.assets import ASSETS
@@ -216,3 +218,30 @@ def test_i2vgen_xl_needs_the_clip_text_model_alias():
     assert adapter.describe()["options"]["compat"], "the fix is recorded in the run config"
     alias_clip_text_model(pipe)
     assert "text_model" not in dict(pipe.text_encoder.named_children())  # an alias, not a submodule
+
+
+# -- HunyuanVideo I2V: the context frame depends on the checkpoint --------------------
+@pytest.mark.parametrize("condition, returned", [("token_replace", True), ("latent_concat", False)])
+def test_hunyuan_context_frame_is_read_from_the_transformer_config(condition, returned):
+    from diffusers import HunyuanVideoTransformer3DModel
+
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4 if condition == "token_replace" else 9, out_channels=4, num_attention_heads=2, attention_head_dim=10,
+        num_layers=1, num_single_layers=1, num_refiner_layers=1, patch_size=1, patch_size_t=1, text_embed_dim=16,
+        pooled_projection_dim=8, rope_axes_dim=(2, 4, 4), image_condition_type=condition,
+    )
+    pipe = diffusers.HunyuanVideoImageToVideoPipeline(
+        text_encoder=None, tokenizer=None, transformer=transformer, vae=None, scheduler=None, text_encoder_2=None, tokenizer_2=None,
+        image_processor=None,
+    )
+    assert hunyuan_returns_context(pipe) is returned
+
+
+def test_hunyuan_tiny_checkpoint_returns_the_context_after_load():
+    adapter = DiffusersI2VAdapter.for_tests("hunyuanvideo-i2v")
+    assert "until load()" in str(adapter.fitting()["drop_context"])
+    adapter.load()
+    try:
+        assert adapter.returns_context is True and adapter.fitting()["drop_context"] is True
+    finally:
+        adapter.close()

@@ -239,6 +239,9 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
         }
 
     def fitting(self) -> dict[str, Any]:
+        fitted = super().fitting()
+        if self.pipeline_class in RETURNS_CONTEXT and self.pipe is None:
+            fitted["drop_context"] = f"{self.returns_context} until load() reads the checkpoint's transformer config"
         fps = self.native.fps
         if self.preset.fps_argument is not None:
             passed = f"{fps} fps is passed as {self.preset.fps_argument}="
@@ -246,7 +249,7 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
             passed = "no fps is passed (the pipeline's own default, if it takes one)"
         else:
             passed = "the model takes no fps" + (f" (its clips play at {fps} fps)" if fps is not None else "")
-        return {**super().fitting(), "fps": passed, "call": self.call_mapping()}
+        return {**fitted, "fps": passed, "call": self.call_mapping()}
 
     def call_mapping(self) -> dict[str, str]:
         """What each pipeline argument is given (for the run config)."""
@@ -276,6 +279,8 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
         pipe = super().build_pipeline(folder, dtype)
         for fix in COMPAT_FIXES.get(self.pipeline_class, ()):
             fix(pipe)
+        if self.pipeline_class in RETURNS_CONTEXT:
+            self.returns_context = RETURNS_CONTEXT[self.pipeline_class](pipe)
         return pipe
 
     # -- generation --------------------------------------------------------------
@@ -417,6 +422,20 @@ def alias_clip_text_model(pipe: Any) -> None:
     if encoder is not None and not hasattr(encoder, "text_model") and hasattr(encoder, "final_layer_norm"):
         object.__setattr__(encoder, "text_model", encoder)
 
+
+def hunyuan_returns_context(pipe: Any) -> bool:
+    """Whether a HunyuanVideo I2V checkpoint returns the context frame (read from its transformer config).
+
+    ``token_replace`` checkpoints (HunyuanVideo-I2V) put the image latent in the first
+    latent frame and decode it, so frame 0 is the context; ``latent_concat`` ones
+    (HunyuanVideo-I2V-33ch) cut the first 4 decoded frames, so ``num_frames - 4`` frames
+    come back, none of them the context.
+    """
+    return pipe.transformer.config.image_condition_type != "latent_concat"
+
+
+#: Pipelines whose checkpoints differ in returning the context frame: read at load.
+RETURNS_CONTEXT: dict[str, Any] = {"HunyuanVideoImageToVideoPipeline": hunyuan_returns_context}
 
 #: Fixes applied after loading, per pipeline class: each keeps a pipeline's own computation running.
 COMPAT_FIXES: dict[str, tuple[Any, ...]] = {"I2VGenXLPipeline": (alias_clip_text_model,)}
