@@ -35,8 +35,10 @@ def test_every_preset_pipeline_class_has_a_tiny_pipeline():
     assert {PRESETS[name].pipeline_class for name in ONE_PER_CLASS} == set(TINY_PIPELINES)
 
 
-def test_registered_by_name():
+def test_registered_by_name_and_its_listing_names_every_preset():
     assert ADAPTERS.get("diffusers-i2v") is DiffusersI2VAdapter
+    listed = DiffusersI2VAdapter.__doc__.splitlines()[0].split("preset=")[1].split(", or")[0]
+    assert [name.strip() for name in listed.split("|")] == list(PRESETS)
 
 
 def direct_call(adapter: DiffusersI2VAdapter, requests) -> list[np.ndarray]:
@@ -165,7 +167,9 @@ def test_without_a_preset_the_class_comes_from_model_index_and_generic_arguments
     assert adapter.native.guidance == 3.0 and adapter.native.fps is None
     requests = requests_for(adapter, conformance_samples(1))
     kwargs = adapter.call_kwargs(requests)
-    assert set(kwargs) == {"prompt", "negative_prompt", "image", "height", "width", "num_frames", "num_inference_steps", "guidance_scale", "generator", "output_type"}
+    assert set(kwargs) == {
+        "prompt", "negative_prompt", "image", "height", "width", "num_frames", "num_inference_steps", "guidance_scale", "generator", "output_type",
+    }
     check_adapter(adapter)
     adapter.load()
     try:

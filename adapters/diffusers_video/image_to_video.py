@@ -154,7 +154,9 @@ _TINY_FRAMES = {None: 16, (8, 1): 17, (4, 1): 17}
 
 
 class DiffusersI2VAdapter(DiffusersVideoAdapter):
-    """Any diffusers image-to-video pipeline, by ``preset=`` or ``model=`` (see the module docstring).
+    """Any diffusers image-to-video pipeline: preset= svd | svd-xt | i2vgen-xl | ltx-video | wan2.1-i2v-480p | hunyuanvideo-i2v, or model=.
+
+    (`hcvg adapters list` shows that first line; a test keeps it naming every preset.)
 
     Options: ``preset`` (one of `PRESETS`), ``pipeline`` (a diffusers pipeline class
     name, without a preset: default, the folder's ``model_index.json``),
