@@ -107,7 +107,7 @@ def test_model_card_numbers():
     """The presets' native settings, as the sources in image_to_video.py give them."""
     natives = {name: (p.native.size, p.native.frames, p.native.fps, p.native.steps, p.native.guidance) for name, p in PRESETS.items()}
     assert natives == {
-        "svd": ((576, 1024), 14, 7, 25, 3.0),
+        "svd": ((576, 1024), 16, 7, 25, 3.0),  # the card's 14 would leave 13 after the context frame
         "svd-xt": ((576, 1024), 25, 7, 25, 3.0),
         "i2vgen-xl": ((704, 1280), 16, 16, 50, 9.0),
         "ltx-video": ((480, 704), 161, 25, 50, 3.0),
@@ -117,6 +117,13 @@ def test_model_card_numbers():
     assert PRESETS["svd"].fixed["min_guidance_scale"] == 1.0 and PRESETS["svd"].fps_argument == "fps"
     assert PRESETS["ltx-video"].fps_argument == "frame_rate" and PRESETS["i2vgen-xl"].fps_argument == "target_fps"
     assert PRESETS["wan2.1-i2v-480p"].fps_argument is None and PRESETS["hunyuanvideo-i2v"].fps_argument is None
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_makes_enough_frames_for_the_benchmark_clip(name):
+    """At its native settings each preset returns >= 15 frames besides the context: fitting never invents frames."""
+    preset = PRESETS[name]
+    assert preset.native.frames - 1 >= 15  # every preset's checkpoint returns the context as frame 0
 
 
 def test_fitting_records_the_mapping_to_the_benchmark():
