@@ -256,3 +256,13 @@ def test_hunyuan_tiny_checkpoint_returns_the_context_after_load():
         assert adapter.returns_context is True and adapter.fitting()["drop_context"] is True
     finally:
         adapter.close()
+
+
+def test_wan_keeps_its_vae_and_image_encoder_in_float32_under_a_half_dtype():
+    adapter = DiffusersI2VAdapter(model=tiny_folder("WanImageToVideoPipeline"), preset="wan2.1-i2v-480p", dtype="bfloat16", device="cpu")
+    adapter.load()
+    try:
+        dtypes = {name: getattr(adapter.pipe, name).dtype for name in ("vae", "image_encoder", "transformer", "text_encoder")}
+    finally:
+        adapter.close()
+    assert dtypes == {"vae": torch.float32, "image_encoder": torch.float32, "transformer": torch.bfloat16, "text_encoder": torch.bfloat16}

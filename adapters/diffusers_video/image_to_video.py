@@ -59,6 +59,8 @@ class I2VPreset:
             from ``generator=`` (I2VGen-XL samples the context's VAE latent so): each
             call runs under ``torch.manual_seed(request seed)`` in a forked RNG state,
             one request per call, so clips stay deterministic and batch-independent.
+        float32_components: Components loaded in float32 whatever the ``dtype``
+            option (the model card keeps them so).
         source: Where the numbers come from.
     """
 
@@ -74,6 +76,7 @@ class I2VPreset:
     fixed: dict[str, Any] = field(default_factory=dict)
     batched: bool = True
     global_noise: bool = False
+    float32_components: tuple[str, ...] = ()
     source: str = ""
 
     def describe(self) -> dict[str, Any]:
@@ -129,6 +132,7 @@ PRESETS: dict[str, I2VPreset] = {
             name="wan2.1-i2v-480p", pipeline_class="WanImageToVideoPipeline", asset="wan2.1-i2v-480p",
             native=NativeSettings(size=(480, 832), frames=81, fps=16, steps=50, guidance=5.0), frames_rule=(4, 1),
             batched=False,  # its check_inputs takes one PIL image (or a tensor), never a list
+            float32_components=("vae", "image_encoder"),  # as the pipeline's docstring example loads them
             source="WanImageToVideoPipeline docstring example (480*832 area, 81 frames, guidance 5.0, saved at 16 fps) and "
             "__call__ default (50 steps); frames 4n+1: the Wan VAE compresses time by 4; fps is not a model input; one image per call",
         ),
@@ -281,6 +285,11 @@ class DiffusersI2VAdapter(DiffusersVideoAdapter):
 
     # -- lifecycle ---------------------------------------------------------------
     def build_pipeline(self, folder: Any, dtype: Any) -> Any:
+        import torch
+
+        if self.preset.float32_components and dtype != torch.float32:
+            # diffusers' from_pretrained takes a dtype per component, "default" for the rest.
+            dtype = {"default": dtype, **{name: torch.float32 for name in self.preset.float32_components}}
         pipe = super().build_pipeline(folder, dtype)
         for fix in COMPAT_FIXES.get(self.pipeline_class, ()):
             fix(pipe)
