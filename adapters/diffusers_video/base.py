@@ -96,7 +96,8 @@ class DiffusersVideoAdapter(Adapter):
         compile: bool = False,
         variant: str | None = None,
     ):
-        base = type(self).native
+        # The class's settings, or those a subclass set on the instance before calling this (a preset).
+        base = self.native
         if input_fit not in INPUT_FITS:
             raise ValueError(f"{self.name}: input_fit must be one of {', '.join(INPUT_FITS)}; got {input_fit!r}")
         if batch_size < 1:
