@@ -74,6 +74,13 @@ class DiffusersVideoAdapter(Adapter):
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch_size=1)
     native: ClassVar[NativeSettings] = NativeSettings()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The class-level declaration (what `hcvg adapters list` reads, nothing built)
+        # follows `text_only`, as each instance's does.
+        super().__init_subclass__(**kwargs)
+        if cls.capabilities.needs_image == cls.text_only:
+            cls.capabilities = dataclasses.replace(cls.capabilities, needs_image=not cls.text_only)
+
     def __init__(
         self,
         model: str | None = None,
@@ -166,7 +173,7 @@ class DiffusersVideoAdapter(Adapter):
 
         cls = getattr(diffusers, self.pipeline_class)
         extra = {"variant": self.variant} if self.variant else {}
-        return cls.from_pretrained(folder, torch_dtype=dtype, **extra)
+        return cls.from_pretrained(folder, dtype=dtype, **extra)
 
     def load(self) -> None:
         pipe = self.build_pipeline(self.weights_dir(), self.torch.resolve_dtype())
@@ -314,10 +321,25 @@ def apply_memory_options(pipe: Any, *, vae_slicing: bool, vae_tiling: bool, atte
     if attention != "default":
         if not hasattr(denoiser, "set_attention_backend"):
             raise ValueError(f"{where}: {type(denoiser).__name__} cannot switch attention backends; pass attention=default")
+        from diffusers.models.attention_dispatch import _AttentionBackendRegistry
+
+        # set_attention_backend also makes the backend the process-wide default, which
+        # would reach every model loaded after this one: keep it to this denoiser.
+        process_default = _AttentionBackendRegistry._active_backend
         try:
             denoiser.set_attention_backend(attention)
         except (ValueError, RuntimeError, ImportError) as err:
             raise ValueError(f"{where}: attention backend {attention!r}: {err}") from err
+        finally:
+            _AttentionBackendRegistry.set_active_backend(process_default)
+        # Older processors call torch's SDPA themselves, and diffusers skips them quietly:
+        # a backend that reached no attention layer would be a setting with no effect.
+        reached = [p for p in denoiser.attn_processors.values() if getattr(p, "_attention_backend", None) is not None]
+        if not reached:
+            raise ValueError(
+                f"{where}: {type(denoiser).__name__}'s attention processors do not go through diffusers' attention "
+                f"dispatcher, so attention={attention!r} would change nothing; pass attention=default"
+            )
     if compile:
         # Module.compile() compiles in place, so the pipeline keeps its component.
         denoiser.compile()

@@ -137,7 +137,7 @@ class PIAAdapter(DiffusersVideoAdapter):
         import diffusers
 
         adapter_folder = self.adapter_dir()
-        motion_adapter = diffusers.MotionAdapter.from_pretrained(adapter_folder, torch_dtype=dtype)
+        motion_adapter = diffusers.MotionAdapter.from_pretrained(adapter_folder, dtype=dtype)
         if motion_adapter.config.conv_in_channels != PIA_CONV_IN_CHANNELS:
             # An AnimateDiff motion adapter has no condition module: PIA would fail deep inside its UNet.
             raise ValueError(
@@ -152,7 +152,7 @@ class PIAAdapter(DiffusersVideoAdapter):
                 f"{self.name}: the motion adapter in {adapter_folder} takes at most {longest} frames; got frames={self.native.frames}"
             )
         extra = {"variant": self.variant} if self.variant else {}
-        pipe = diffusers.PIAPipeline.from_pretrained(folder, motion_adapter=motion_adapter, torch_dtype=dtype, **extra)
+        pipe = diffusers.PIAPipeline.from_pretrained(folder, motion_adapter=motion_adapter, dtype=dtype, **extra)
         if self.scheduler == "ddim":
             pipe.scheduler = diffusers.DDIMScheduler.from_config(pipe.scheduler.config, **PIA_DDIM)
         elif self.scheduler == "euler":
