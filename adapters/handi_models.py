@@ -18,6 +18,7 @@ import numpy as np
 from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import AssetNotFoundError, resolve_asset
+from hcvg.options import OptionError
 
 MaskSource = Literal["stage1", "prior", "gt", "none"]
 Switch = Literal["on", "off"]
@@ -155,6 +156,8 @@ class AnimateAnythingAdapter(HandiAdapter):
 
     # (`mask` has no None: the CLI's option coercion reads the value "none" as None.)
     def __init__(self, weights: str | None = None, mask: Literal["none", "gt", "prior"] = "none", **options: Any):
+        if "hrl" in options:  # the HRL is HANDI's; AnimateAnything's weights are what they are
+            raise OptionError(f"adapter {self.name!r}: unknown option 'hrl': AnimateAnything has no Hand Refinement Loss switch")
         super().__init__(weights=weights, mask=mask, hrl="on", **options)
 
 

@@ -93,22 +93,24 @@ def coerce_options(
         TypeError: If an annotation cannot be resolved (a bug in ``target``'s module).
     """
     parameters, takes_any = _parameters(target)
-    source = _annotation_source(target)
-    hints = _type_hints(source)
+    hints: dict[Any, dict[str, Any] | None] = {}
     typed: dict[str, Any] = {}
     for name, value in options.items():
-        parameter = parameters.get(name)
-        if parameter is None:
+        found = parameters.get(name)
+        if found is None:
             if takes_any:
                 typed[name] = value
                 continue
             raise OptionError(_unknown_message(what, name, list(parameters)))
-        annotation = _annotation(parameter, hints, source, what)
+        parameter, source = found
+        if source not in hints:
+            hints[source] = _type_hints(source)
+        annotation = _annotation(parameter, hints[source], source, what)
         try:
             typed[name] = _coerce(value, annotation)
         except _Rejected as rejection:
             raise OptionError(f"{what}: option {name}={value!r} {rejection}") from None
-    missing = [n for n, p in parameters.items() if p.default is inspect.Parameter.empty and n not in options]
+    missing = [n for n, (p, _) in parameters.items() if p.default is inspect.Parameter.empty and n not in options]
     if missing and require_all:
         raise OptionError(
             f"{what}: missing required option(s) {', '.join(missing)} (accepted: {', '.join(parameters) or 'none'})"
@@ -117,19 +119,39 @@ def coerce_options(
 
 
 # -- the signature -------------------------------------------------------------
-def _parameters(target: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
-    """Keyword-passable parameters of what ``target(**options)`` calls, and ``**kwargs``."""
+def _parameters(target: Callable[..., Any]) -> tuple[dict[str, tuple[inspect.Parameter, Any]], bool]:
+    """Keyword-passable parameters of what ``target(**options)`` calls, and ``**kwargs``.
+
+    A constructor that takes ``**kwargs`` hands them to its base class (the usual
+    subclass that sets a few options and forwards the rest), so the base's parameters
+    are its options too, typed by the base's annotations: ``AnimateAnythingAdapter(mask,
+    **options)`` takes ``HandiAdapter``'s ``steps: int``, converted from CLI text like
+    the subclass's own.
+
+    Returns:
+        (name → (parameter, the class or function whose annotations type it), whether
+        names beyond these are accepted).
+    """
     source = _annotation_source(target)
-    if isinstance(source, type):
-        if source.__init__ is object.__init__:  # no constructor of its own: takes nothing
-            return {}, False
-        signature = inspect.signature(source.__init__)
-        params = list(signature.parameters.values())[1:]  # drop self
-    else:
-        params = list(inspect.signature(source).parameters.values())
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    named = {p.name: p for p in params if p.kind in keyword}
-    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    if not isinstance(source, type):
+        params = list(inspect.signature(source).parameters.values())
+        named = {p.name: (p, source) for p in params if p.kind in keyword}
+        return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    named: dict[str, tuple[inspect.Parameter, Any]] = {}
+    # Each class of the MRO with a constructor of its own, until one takes no **kwargs.
+    for owner in source.__mro__:
+        if "__init__" not in owner.__dict__:
+            continue
+        if owner is object:  # **kwargs that reach object.__init__ take nothing more
+            return named, False
+        params = list(inspect.signature(owner.__init__).parameters.values())[1:]  # drop self
+        for p in params:
+            if p.kind in keyword and p.name not in named:  # the subclass's own declaration wins
+                named[p.name] = (p, owner)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return named, False
+    return named, True
 
 
 def _annotation_source(target: Callable[..., Any]) -> Any:

@@ -157,6 +157,28 @@ def test_missing_required_option_is_named():
         coerce_options(Component, {"flag": "true"}, "adapter 'thing'")
 
 
+class Base:
+    def __init__(self, steps: int = 25, guidance: float = 7.5, mode: Literal["a", "b"] = "a"):
+        self.steps, self.guidance, self.mode = steps, guidance, mode
+
+
+class Forwarding(Base):
+    """Sets one option of its own and hands the rest to its base, as adapter families do."""
+
+    def __init__(self, preset: str = "x", steps: int | None = None, **options: Any):
+        super().__init__(steps=steps or 25, **options)
+        self.preset = preset
+
+
+def test_a_subclass_forwarding_kwargs_takes_its_bases_options_typed_by_the_base():
+    typed = coerce_options(Forwarding, {"preset": "y", "steps": "none", "guidance": "6", "mode": "b"}, "adapter 'f'")
+    assert typed == {"preset": "y", "steps": None, "guidance": 6.0, "mode": "b"}  # the subclass's steps annotation wins
+    with pytest.raises(OptionError, match=r"option mode='c' is not one of the choices \(accepted: a, b\)"):
+        coerce_options(Forwarding, {"mode": "c"}, "adapter 'f'")
+    with pytest.raises(OptionError, match=r"unknown option 'guidence'; did you mean guidance\?"):
+        coerce_options(Forwarding, {"guidence": "6"}, "adapter 'f'")
+
+
 def test_kwargs_factories_pass_unknown_names_on_untouched():
     def derived(base: str = "demo", fraction: float = 0.1, **base_options: Any):
         return None

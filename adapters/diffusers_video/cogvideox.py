@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from adapters.diffusers_video.base import DiffusersVideoAdapter, InputFit
 from adapters.fitting import Fitting
 from hcvg.adapter import Capabilities, GenerationRequest, NativeSettings
+from hcvg.options import OptionError
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -58,34 +59,16 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
 
     def __init__(
         self,
-        model: str | None = None,
-        steps: int | None = None,
-        guidance: float | None = None,
-        height: int | None = None,
-        width: int | None = None,
-        frames: int | None = None,
-        negative_prompt: str = "",
-        input_fit: InputFit = "resize",
-        temporal: Literal["even", "first", "last"] = "even",
-        batch_size: int = 1,
-        device: str = "auto",
-        dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto",
-        offload: Literal["none", "model", "sequential"] = "none",
-        vae_slicing: bool = False,
-        vae_tiling: bool = False,
-        attention: str = "default",
-        compile: bool = False,
-        variant: str | None = None,
         dynamic_cfg: bool = False,
         scheduler: Scheduler = "folder",
         max_sequence_length: int = 226,
+        input_fit: InputFit = "resize",
+        **options: Any,
     ):
-        super().__init__(
-            model=model, steps=steps, guidance=guidance, height=height, width=width, frames=frames,
-            negative_prompt=negative_prompt, input_fit=input_fit, temporal=temporal, batch_size=batch_size, device=device,
-            dtype=dtype, offload=offload, vae_slicing=vae_slicing, vae_tiling=vae_tiling, attention=attention,
-            compile=compile, variant=variant,
-        )
+        # Every other option is the base's (DiffusersVideoAdapter), typed by its signature.
+        if "fps" in options:
+            raise OptionError(f"adapter {self.name!r}: unknown option 'fps': CogVideoX takes no frame rate (its 8 fps is fixed by training)")
+        super().__init__(input_fit=input_fit, **options)
         if scheduler not in SCHEDULERS:
             raise ValueError(f"{self.name}: scheduler must be one of {', '.join(SCHEDULERS)}; got {scheduler!r}")
         if self.text_only and input_fit != "resize":

@@ -31,9 +31,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from adapters.diffusers_video.base import DiffusersVideoAdapter, InputFit, resolve_pipeline_folder, tiny_pipeline_folder
+from adapters.diffusers_video.base import DiffusersVideoAdapter, resolve_pipeline_folder, tiny_pipeline_folder
 from hcvg.adapter import GenerationRequest, NativeSettings
 from hcvg.assets import resolve_asset
+from hcvg.options import OptionError
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -69,35 +70,16 @@ class PIAAdapter(DiffusersVideoAdapter):
 
     def __init__(
         self,
-        model: str | None = None,
         adapter: str | None = None,
-        steps: int | None = None,
-        guidance: float | None = None,
-        height: int | None = None,
-        width: int | None = None,
-        frames: int | None = None,
-        negative_prompt: str = "",
-        input_fit: InputFit = "resize",
-        temporal: Literal["even", "first", "last"] = "even",
-        batch_size: int = 1,
-        device: str = "auto",
-        dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto",
-        offload: Literal["none", "model", "sequential"] = "none",
-        vae_slicing: bool = False,
-        vae_tiling: bool = False,
-        attention: str = "default",
-        compile: bool = False,
-        variant: str | None = None,
         motion_scale: int = 0,
         strength: float = 1.0,
         scheduler: Scheduler = "ddim",
+        **options: Any,
     ):
-        super().__init__(
-            model=model, steps=steps, guidance=guidance, height=height, width=width, frames=frames, fps=None,
-            negative_prompt=negative_prompt, input_fit=input_fit, temporal=temporal, batch_size=batch_size, device=device,
-            dtype=dtype, offload=offload, vae_slicing=vae_slicing, vae_tiling=vae_tiling, attention=attention,
-            compile=compile, variant=variant,
-        )
+        # Every other option is the base's (DiffusersVideoAdapter), typed by its signature.
+        if options.get("fps") is not None:
+            raise OptionError(f"adapter {self.name!r}: unknown option 'fps': PIA takes no frame rate")
+        super().__init__(**options)
         if motion_scale not in MOTION_SCALES:
             raise ValueError(f"{self.name}: motion_scale must be 0-8 (0-2 motion, 3-5 loop, 6-8 style transfer); got {motion_scale}")
         if not 0.0 < strength <= 1.0:
