@@ -11,10 +11,23 @@ keeps what was finished.
 Per adapter the runner loads the model once, generates every clip it still lacks,
 closes it, then scores, so a large model and the metric backbones do not share the
 device's memory (DESIGN.md, "Adapter lifecycle").
+
+**Stages.** ``stage="generate"`` stores the missing clips and nothing else (no metric
+backbone is built, nothing is scored); ``stage="score"`` scores stored clips and never
+builds an adapter (a clip with no stored video is a failure of that sample). The same
+run directory goes generate → score, on another machine if need be: every path in it is
+relative to it. ``stage="all"`` (the default) does both.
+
+**Shards.** With ``shard=Shard(i, n)`` the runner takes only the samples that
+`benchmark.sharding.sample_bucket` puts in shard ``i``; each shard writes its own run
+directory, and `benchmark.run_merge` combines them. Every finalize also writes the sum
+state of each distribution metric (``distribution_states/``) so a merge reduces FID/FVD
+exactly as one run would.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
@@ -33,11 +46,12 @@ from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
 from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
+from benchmark.sharding import Shard
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, SampleFailure, make_request, validate_video
 from hcvg.atomic import atomic_write_bytes
-from hcvg.errors import UserError
+from hcvg.errors import InvalidInputError, UserError
 from hcvg.registry import Registry
 from hcvg.sample import Sample
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
@@ -53,10 +67,16 @@ SCORE_KEYS = ["adapter", "split", "seed", "sample_id", "metric", "scope"]
 CLIP_KEYS = ["adapter", "split", "seed", "sample_id"]
 # Cells with these outcomes are finished; "error" cells are retried on resume.
 FINISHED = ("ok", "undefined")
+STAGES = ("all", "generate", "score")
+DISTRIBUTION_STATES = "distribution_states"  # RUN/<this>/<metric>/<adapter>/<split>/seed-<k>/<scope>.npz
 
 
 class RunConfigMismatch(UserError, RuntimeError):
     """`--resume` was asked for a run directory whose stored clips were made differently."""
+
+
+class NothingToScoreError(UserError, FileNotFoundError):
+    """`--stage score` was asked for a directory that holds no run."""
 
 
 @dataclass
@@ -75,10 +95,11 @@ class RunResult:
     scored_cells: int = 0  # of those, the ones finished in the ledger under their metric's current key
     new_failures: list[dict[str, Any]] = field(default_factory=list)  # recorded by this invocation
     skipped_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not run (missing weights)
+    stage: str = "all"  # "generate": matrix_cells / scored_cells count clips and stored videos instead
 
     @property
     def complete(self) -> bool:
-        """Every cell of the matrix has a score (or a recorded undefined value)."""
+        """Every cell of the matrix has a score (or a recorded undefined value); for ``generate``, every clip a video."""
         return self.scored_cells == self.matrix_cells
 
 
@@ -93,6 +114,11 @@ class Runner:
         splits: Split registry.
         features: Feature-extractor registry.
         progress: Show a progress bar.
+        stage: "all", "generate" (clips only) or "score" (stored clips only); see the module docstring.
+        shard: Compute only this shard's samples (None: all of them).
+
+    Raises:
+        InvalidInputError: On an unknown ``stage``.
     """
 
     def __init__(
@@ -104,7 +130,13 @@ class Runner:
         splits: Registry = SPLITS,
         features: Registry = FEATURES,
         progress: bool = True,
+        stage: str = "all",
+        shard: Shard | None = None,
     ):
+        if stage not in STAGES:
+            raise InvalidInputError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+        self.stage = stage
+        self.shard = shard
         self.config = config
         self.resume = resume
         self.adapter_registry = adapters
@@ -122,25 +154,35 @@ class Runner:
         self._failures_before = 0
 
     # -- setup -----------------------------------------------------------------
-    def _prepare_store(self, metrics: list[Metric], splits: dict[str, Split]) -> None:
+    def _prepare_store(self, metrics: list[Metric], splits: dict[str, Split], selected: dict[str, list[str]], totals: dict[str, int]) -> None:
         matrix = _jsonable(self.config.matrix())
         previous: dict[str, Any] = {}
         if self.store.has_config():  # a resume: `_check_existing` allowed it
             previous = self.store.read_config()
             matrix = merge_matrices(previous.get("matrix", {}), matrix)
+        described = {m.name: {"class": type(m).__qualname__, "higher_is_better": m.higher_is_better, "level": m.level,
+                              "key": self.metric_keys.get(m.name), **m.config()} for m in metrics}
+        if self.stage == "generate":
+            # No extractor was built, so no metric key is known: a key recorded by an
+            # earlier scoring invocation is kept, never replaced by None.
+            described = {name: entry for name, entry in described.items() if name not in previous.get("metrics", {})}
         config = {
             "matrix": matrix,
-            "metrics": {
-                **previous.get("metrics", {}),
-                **{m.name: {"class": type(m).__qualname__, "higher_is_better": m.higher_is_better, "level": m.level,
-                            "key": self.metric_keys.get(m.name), **m.config()} for m in metrics},
-            },
+            "metrics": {**previous.get("metrics", {}), **described},
             "scope": SCOPE_CONFIG.to_dict(),
             "features": {**previous.get("features", {}), **self.scorer.extractor_configs()},
             "splits": {**previous.get("splits", {}), **{label: split.describe() for label, split in splits.items()}},
             "adapters": previous.get("adapters", {}),
             "video_storage": {"codec": "ffv1", "container": "matroska", "pix_fmt": "bgr0", "lossless": True},
             "environment": environment(),
+            "stages": [*previous.get("stages", []), self.stage],  # every invocation's stage, in order
+            "shard": self.shard.to_dict() if self.shard else None,
+            # Per split: the samples this run directory owns and the split's size, so that a
+            # merge can say which samples no shard ran without loading the split.
+            "selection": {
+                **previous.get("selection", {}),
+                **{label: {"samples": selected[label], "split_size": totals[label]} for label in splits},
+            },
         }
         if previous:
             config["resumed_from"] = previous.get("environment")
@@ -175,14 +217,36 @@ class Runner:
             RunConfigMismatch: ``resume`` is set and the stored clips were made differently.
         """
         if not self.store.has_config():
+            if self.stage == "score":
+                raise NothingToScoreError(
+                    f"{self.store.root} holds no run to score; run `hcvg run --stage generate --out {self.store.root} ...` "
+                    "first (or --stage all to do both)"
+                )
             return
-        if not self.resume:
+        stored_config = self.store.read_config()
+        stored_shard = stored_config.get("shard")
+        now_shard = self.shard.to_dict() if self.shard else None
+        if (self.resume or self.stage == "score") and stored_shard != now_shard:
+            def shown(shard: dict[str, Any] | None) -> str:
+                return "none (every sample)" if not shard else f"{shard['index']}/{shard['count']}"
+
+            raise RunConfigMismatch(
+                f"{self.store.root} was run as shard {shown(stored_shard)}, not {shown(now_shard)}: a shard keeps its "
+                "samples for good; pass the same --shard, or choose another --out"
+            )
+        if not self.resume and self.stage != "score":
             refuse_existing_run(self.store.root, resume=False)
+            if "generate" in stored_config.get("stages", []):
+                # Clips of a generate stage are hours of GPU time: never cleared as "scored nothing".
+                raise RunExistsError(
+                    f"{self.store.root} holds clips of `--stage generate`; pass --resume to continue it, "
+                    "--stage score to score it, or choose another --out"
+                )
             logger.warning("%s holds a run that scored nothing; starting it afresh", self.store.root)
             _clear_run(self.store)
             return
         scored = run_holds_scores(self.store.root)
-        stored = self.store.read_config().get("matrix", {})
+        stored = stored_config.get("matrix", {})
         hint = "" if scored else " (it scored nothing yet: run without --resume to start it afresh)"
         check_resumable(stored, _jsonable(self.config.matrix()), self.store.root, hint=hint)
 
@@ -200,9 +264,15 @@ class Runner:
         self.scorer = Scorer(
             metrics, cfg.scopes, self.feature_registry, FeatureCache(self.store.root / "features"), cfg.extractors
         )
-        dropped = self.scorer.drop_unavailable()
-        self.metric_keys = self.scorer.metric_keys()
-        self._prepare_store(metrics, splits)
+        # The generate stage builds no backbone, so it knows no metric key: it reads the
+        # ledger under any key (a clip whose cells are all finished needs no video).
+        dropped = self.scorer.drop_unavailable() if self.stage != "generate" else {}
+        self.metric_keys = self.scorer.metric_keys() if self.stage != "generate" else {}
+        split_ids = {label: list(split.ids()) for label, split in splits.items()}
+        selected = {
+            label: [i for i in ids if self.shard is None or self.shard.owns(label, i)] for label, ids in split_ids.items()
+        }
+        self._prepare_store(metrics, splits, selected, {label: len(ids) for label, ids in split_ids.items()})
         self.store.remove_temporaries()
         recorded = {(f.get("metric"), f.get("error")) for f in self.store.read_failures() if f.get("stage") == "metric-setup"}
         for metric, reason in dropped.items():
@@ -216,35 +286,44 @@ class Runner:
         self.skipped = dict(dropped)
 
         finished = self._finished_cells()
+        if self.stage == "generate":
+            finished = {cell[:-1] for cell in finished}
         matrix_cells = [(m.name, scope) for m in self.scorer.all_metrics for scope in cfg.scopes]
         # Every metric asked for counts, skipped ones too: a cell without a score is a cell not done.
         every_cell = [(m.name, scope) for m in metrics for scope in cfg.scopes]
         work: dict[tuple[str, str, int], dict[str, set[Cell]]] = {}
         for spec in cfg.adapters:
-            for split_label, split in splits.items():
+            for split_label in splits:
                 for seed in cfg.seeds:
                     todo = {}
-                    for sample_id in split.ids():
+                    for sample_id in selected[split_label]:
                         self.matrix.update((spec.label, split_label, seed, sample_id, m, sc) for m, sc in every_cell)
                         missing = {
                             (metric, scope) for metric, scope in matrix_cells
-                            if (spec.label, split_label, seed, sample_id, metric, scope, self.metric_keys[metric]) not in finished
+                            if (spec.label, split_label, seed, sample_id, metric, scope,
+                                *([self.metric_keys[metric]] if self.stage != "generate" else [])) not in finished
                         }
                         if missing or not matrix_cells:
                             todo[sample_id] = missing
                     work[(spec.label, split_label, seed)] = todo
 
         total = sum(len(todo) for todo in work.values())
-        bar = tqdm(total=total, desc="hcvg run", unit="clip", disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(total=total, desc=f"hcvg run ({self.stage})", unit="clip", disable=not self.progress, dynamic_ncols=True)
         for spec in cfg.adapters:
             jobs = [(split_label, seed, work[(spec.label, split_label, seed)]) for split_label in splits for seed in cfg.seeds]
-            self._generate_missing(spec, splits, jobs, bar)
+            if self.stage != "score":
+                self._generate_missing(spec, splits, jobs, bar)
+            if self.stage == "generate":
+                bar.update(sum(len(todo) for _, _, todo in jobs))
+                continue
             for split_label, seed, todo in jobs:
                 bar.set_postfix_str(f"score {spec.label} / {split_label} / seed {seed}")
                 for batch in _batches(list(todo), cfg.batch_size):
                     self._score_batch(spec.label, splits[split_label], split_label, seed, {i: todo[i] for i in batch})
                     bar.update(len(batch))
         bar.close()
+        if self.stage == "generate":
+            return self._finalize_generated(splits, selected)
         return self.finalize()
 
     # -- generation --------------------------------------------------------------
@@ -365,6 +444,12 @@ class Runner:
         for sample_id in wanted:
             path = self.store.video_path(label, split_label, seed, sample_id)
             if not path.is_file():
+                if self.stage == "score":  # nothing generates it in this stage: said per sample
+                    self.store.record_failure(
+                        adapter=label, split=split_label, seed=seed, sample=sample_id, stage="score",
+                        error=f"no stored video {path.relative_to(self.store.root)}; generate it first "
+                              "(`hcvg run --stage generate --resume` on this run directory)",
+                    )
                 continue  # generation failed (recorded) or the adapter could not be built
             try:
                 videos[sample_id] = read_video(path)
@@ -425,9 +510,11 @@ class Runner:
         ok = cells[cells["metric"].isin(names) & (cells["status"] == "ok")]
         for (adapter, split, seed, scope), group in ok.groupby(["adapter", "split", "seed", "scope"], sort=True):
             ids = {m: sorted(g["sample_id"]) for m, g in group.groupby("metric")}
-            for row in score_distributions(metrics, self.scorer.cache, ids, scope, adapter, split, int(seed)):
+            for metric, row in zip(metrics, score_distributions(metrics, self.scorer.cache, ids, scope, adapter, split, int(seed))):
                 if row["metric"] not in ids:
                     continue
+                # score_distributions leaves each metric holding this group's sums: kept for merges.
+                self._save_distribution_state(metric, adapter, split, int(seed), scope)
                 rows.append({"adapter": adapter, "split": split, "seed": int(seed), **row})
                 if row["status"] == "error" or row["note"]:
                     # A set-level value that failed or left clips out is worth a failure line.
@@ -450,6 +537,38 @@ class Runner:
         computed = {m.name for m in self.scorer.distribution_metrics} if self.scorer else set()
         kept = stored[~stored["metric"].isin(computed)]
         return pd.concat([distribution, kept], ignore_index=True) if not kept.empty else distribution
+
+    def _finalize_generated(self, splits: dict[str, Split], selected: dict[str, list[str]]) -> RunResult:
+        """End of ``stage="generate"``: timings consolidated; no score, summary or leaderboard is touched.
+
+        The result counts clips, not cells: ``matrix_cells`` is the clips of this
+        invocation's matrix and ``scored_cells`` those with a stored video.
+        """
+        timing_keys = [*CLIP_KEYS, "stage"]
+        self.store.consolidate("timings", timing_keys, unique=timing_keys)
+        clips = [
+            (spec.label, label, seed, sample_id)
+            for spec in self.config.adapters for label in splits for seed in self.config.seeds for sample_id in selected[label]
+        ]
+        stored = sum(self.store.video_path(*clip).is_file() for clip in clips)
+        failures = self.store.read_failures()
+        return RunResult(
+            self.store, pd.DataFrame(), pd.DataFrame(), failures, self.generated, matrix_cells=len(clips),
+            scored_cells=stored, new_failures=failures[self._failures_before:], stage="generate",
+        )
+
+    def _save_distribution_state(self, metric: Metric, adapter: str, split: str, seed: int, scope: str) -> None:
+        """Write a distribution metric's sum state (`FrechetFeatureDistance.state`) for `benchmark.run_merge`.
+
+        A metric that keeps no such state writes nothing; a merge of shards then refuses it
+        by name.
+        """
+        state = getattr(metric, "state", None)
+        if not callable(state):
+            return
+        buffer = io.BytesIO()
+        np.savez(buffer, **state())
+        atomic_write_bytes(distribution_state_path(self.store.root, metric.name, adapter, split, seed, scope), buffer.getvalue())
 
     def finalize(self) -> RunResult:
         """Consolidate tables, compute the summary and write the leaderboard."""
@@ -476,8 +595,13 @@ class Runner:
         return RunResult(
             self.store, scores, summary, failures, self.generated, leaderboard, computed_cells=self.computed_cells,
             matrix_cells=len(self.matrix), scored_cells=len(self.matrix & scored),
-            new_failures=failures[self._failures_before:], skipped_metrics=dict(self.skipped),
+            new_failures=failures[self._failures_before:], skipped_metrics=dict(self.skipped), stage=self.stage,
         )
+
+
+def distribution_state_path(root: str | Path, metric: str, adapter: str, split: str, seed: int, scope: str) -> Path:
+    """Where a run keeps one distribution metric's sum state (an ``.npz`` of its ``state()``)."""
+    return Path(root) / DISTRIBUTION_STATES / metric / adapter / split / f"seed-{seed}" / f"{scope}.npz"
 
 
 def run_holds_scores(root: str | Path) -> bool:
@@ -561,7 +685,7 @@ def _clear_run(store: RunStore) -> None:
     """Remove what a run that scored nothing left (config, failures, parts, clips, features)."""
     for path in (store.config_path, store.failures_path):
         path.unlink(missing_ok=True)
-    for name in ("parts", "videos", "previews", "features"):
+    for name in ("parts", "videos", "previews", "features", DISTRIBUTION_STATES):
         if (store.root / name).is_dir():
             shutil.rmtree(store.root / name)
 

@@ -14,6 +14,7 @@ from benchmark.cli.data import DataCommand
 from benchmark.cli.export import ExportCommand
 from benchmark.cli.leaderboard import LeaderboardCommand
 from benchmark.cli.masks import MasksCommand
+from benchmark.cli.merge import MergeCommand
 from benchmark.cli.metrics import MetricsCommand
 from benchmark.cli.run import DemoCommand, RunCommand
 from benchmark.cli.tables import TablesCommand
@@ -21,7 +22,7 @@ from benchmark.cli.train import TrainCommand
 from hcvg.errors import UserError
 from hcvg.native_logs import native_logs_shown_within
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand(), TrainCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand(), TrainCommand(), MergeCommand()]
 
 
 # The distribution that installs the `hcvg` console script (pyproject.toml [project] name).

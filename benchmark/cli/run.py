@@ -9,7 +9,8 @@ from pathlib import Path
 from benchmark.cli.base import Subcommand
 from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.run_matrix import read_matrix_file, run_config_from_dict
-from benchmark.runner import Runner, RunResult, refuse_existing_run
+from benchmark.runner import STAGES, Runner, RunResult, refuse_existing_run
+from benchmark.sharding import Shard
 from metrics.base import SCOPES
 
 DEFAULT_DEMO_ADAPTERS = ["static", "oracle", "handi-tiny"]
@@ -24,8 +25,24 @@ DEFAULT_DEMO_METRICS = [
 SHOWN_FAILURES = 5
 
 
+def _report_generated(result: RunResult) -> int:
+    """What ``--stage generate`` produced; exit 1 when a clip of the matrix has no stored video."""
+    root = result.store.root
+    print(f"Run directory: {root}")
+    print(f"  clips generated now: {result.generated}")
+    others = result.new_failures
+    for failure in others[-SHOWN_FAILURES:]:
+        where = " ".join(f"{k}={failure[k]}" for k in ("adapter", "split", "sample", "stage") if k in failure)
+        print(f"    - {where}: {(str(failure.get('error') or '').splitlines() or [''])[0]}")
+    print(f"{result.scored_cells} of {result.matrix_cells} clips stored; {len(others)} failures (see failures.jsonl)")
+    print(f"  score them with: hcvg run --stage score --out {root} (the same matrix flags)")
+    return 0 if result.complete else 1
+
+
 def _report(result: RunResult) -> int:
     """Print what the run produced; exit 1 when a cell of the matrix has no score."""
+    if result.stage == "generate":
+        return _report_generated(result)
     print(result.leaderboard)
     root = result.store.root
     print(f"Run directory: {root}")
@@ -94,6 +111,9 @@ class RunCommand(Subcommand):
   hcvg run --config matrix.yaml                 # the whole matrix in a YAML file
   hcvg run --config matrix.yaml --seeds 0 1     # the file, with its seeds replaced
   hcvg run ... --out runs/x --resume      # continue a killed run, or score what was added
+  hcvg run ... --out runs/x --stage generate     # videos only (e.g. on the GPU that fits the model)
+  hcvg run ... --out runs/x --stage score        # then metrics over the stored videos only
+  hcvg run ... --shard 0/4 --out runs/x/shard-0  # one of 4 independent jobs; then `hcvg merge`
 
 Components (adapters, splits, metrics, extractors) take options as NAME:key=value,key=value;
 values are checked against the component's constructor (true/false for booleans, a|b|c
@@ -120,6 +140,18 @@ made with the old ones). Without --resume, a directory that holds scores is refu
 and one that never scored anything (e.g. a `folder` that was empty) is started afresh
 in place: fix the cause and run the same command again.
 
+--stage generate stores the missing clips only: no metric backbone is built and nothing
+is scored (a clip whose cells the ledger marks finished is not generated again).
+--stage score scores stored clips only: no adapter is built or loaded, and a clip with
+no stored video is a failure of that sample. Give both the same matrix; the directory
+may move between machines (its paths are relative). --stage score continues the
+directory without --resume; --stage all (the default) does both.
+
+--shard I/N (0-based) computes only the samples whose stable hash of (split label,
+sample id) modulo N is I (benchmark/sharding.py documents the hash); the selection
+does not depend on order or on resume. Give each shard its own --out and combine them
+with `hcvg merge RUN_DIR... --out DIR` (examples/slurm_matrix.sh: a SLURM job array).
+
 exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
 metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
 for missing weights), after the line "N of M cells scored; K failures (see
@@ -138,6 +170,8 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         parser.add_argument("--resume", action="store_true", help="continue an existing run directory")
         parser.add_argument("--batch-size", type=int, default=None, help="largest batch passed to an adapter (default: 8)")
         parser.add_argument("--previews", action="store_true", default=None, help="also write MP4 previews of generated clips")
+        parser.add_argument("--stage", choices=list(STAGES), default="all", help="generate (videos only), score (stored videos only) or all (default)")
+        parser.add_argument("--shard", type=_shard, default=None, metavar="I/N", help="compute only shard I of N (0-based, e.g. 0/4); merge the shards with `hcvg merge`")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def config_from(self, args: argparse.Namespace) -> RunConfig:
@@ -152,10 +186,18 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         # a directory that must be refused is refused before that.
         out = args.out if args.out is not None else (read_matrix_file(args.config).get("out") if args.config else None)
         if out is not None:
-            refuse_existing_run(Path(out), args.resume)
+            refuse_existing_run(Path(out), args.resume or args.stage == "score")
         config = self.config_from(args)
-        result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
+        result = Runner(config, resume=args.resume, progress=not args.no_progress, stage=args.stage, shard=args.shard).run()
         return _report(result)
+
+
+def _shard(text: str) -> Shard:
+    """argparse type of --shard: a usage error (exit 2) naming the accepted form."""
+    try:
+        return Shard.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 class DemoCommand(Subcommand):
