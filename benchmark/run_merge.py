@@ -31,6 +31,8 @@ import logging
 import math
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -41,7 +43,7 @@ import pandas as pd
 from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.runner import CLIP_KEYS, FINISHED, SCORE_KEYS, distribution_state_path
 from benchmark.summary import summarize
-from hcvg.atomic import atomic_write_bytes
+from hcvg.atomic import atomic_write_bytes, atomic_write_parquet
 from hcvg.errors import InputNotFoundError, UserError
 from hcvg.registry import Registry
 from leaderboards.markdown import render_leaderboard
@@ -134,9 +136,9 @@ def merge_runs(
 
     tables = [_read_tables(root) for root in roots]
     scores, duplicated = _combine_scores(roots, [t["scores"] for t in tables])
-    ledger = _dedupe(pd.concat([t["ledger"] for t in tables], ignore_index=True), SCORE_KEYS)
+    ledger = _dedupe(_concat([t["ledger"] for t in tables]), SCORE_KEYS)
     timing_keys = [*CLIP_KEYS, "stage"]
-    timings = _dedupe(pd.concat([t["timings"] for t in tables], ignore_index=True), timing_keys)
+    timings = _dedupe(_concat([t["timings"] for t in tables]), timing_keys)
     current = _current(ledger, keys)
     missing, unassigned = _missing_cells(configs, matrix, current)
 
@@ -149,7 +151,7 @@ def merge_runs(
             _link_tree(root / tree, out / tree, files)
     distribution = _merged_distribution(roots, tables, matrix, current, metrics, out)
     for table, frame in (("scores", scores), ("ledger", ledger), ("timings", timings)):
-        store.append_rows(table, frame.to_dict("records"))
+        _append_frame(store, table, frame)
     scores = store.consolidate("scores", SCORE_KEYS, unique=SCORE_KEYS)
     store.consolidate("ledger", SCORE_KEYS, unique=SCORE_KEYS)
     timings = store.consolidate("timings", timing_keys, unique=timing_keys)
@@ -281,6 +283,12 @@ def _combine_scores(roots: list[Path], frames: list[pd.DataFrame]) -> tuple[pd.D
     return combined.drop_duplicates(SCORE_KEYS, keep="first").drop(columns="_run"), duplicated
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after another; empty ones (a shard that owned no sample) add nothing."""
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def _dedupe(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame if frame.empty else frame.drop_duplicates(keys, keep="first").reset_index(drop=True)
 
@@ -400,6 +408,13 @@ def _link_tree(source: Path, target: Path, counts: dict[str, int]) -> None:
         except OSError:  # another file system, or links not allowed: a copy holds the same bytes
             shutil.copy2(path, destination)
             counts["copied"] += 1
+
+
+def _append_frame(store: RunStore, table: str, frame: pd.DataFrame) -> None:
+    """``frame`` as one part of ``table``, as `RunStore.append_rows` names them (no per-row dicts: millions of rows)."""
+    if not frame.empty:
+        atomic_write_parquet(store.root / "parts" / table / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet",
+                             frame.reset_index(drop=True))
 
 
 def _write_failures(roots: list[Path], store: RunStore) -> None:

@@ -186,8 +186,8 @@ def test_the_score_stage_reports_a_missing_video_per_sample_and_never_generates(
     _copy(generated.store.root, tmp_path / "run")
     (tmp_path / "run" / "videos" / "static" / "squares" / "seed-0" / "sq-3.mkv").unlink()
     result = _run(samples, tmp_path / "run", stage="score", score_only=True)
-    missing = [f for f in result.failures if f.get("stage") == "score"]
-    assert [(f["adapter"], f["sample"]) for f in missing] == [("static", "sq-3")]
+    missing = result.failures
+    assert [(f["adapter"], f["sample"], f["stage"]) for f in missing] == [("static", "sq-3", "score")]  # no build, no load
     assert "no stored video" in missing[0]["error"] and "--stage generate" in missing[0]["error"]
     assert not result.complete
     static = result.scores[result.scores.adapter == "static"]
@@ -333,3 +333,43 @@ def test_the_slurm_example_parses_and_runs_valid_hcvg_commands():
         args = build_parser().parse_args(command[1:])  # argparse exits (SystemExit 2) on an invalid one
         if command[1] == "run":
             assert args.shard == Shard(3, 8) and args.out is not None
+
+
+# -- end to end through `hcvg` --------------------------------------------------------------
+
+
+def _hcvg(*argv: str) -> int:
+    from benchmark.cli.main import main
+
+    return main(list(argv))
+
+
+@pytest.mark.slow
+def test_hcvg_shards_and_merge_of_the_demo_equal_one_run(tmp_path):
+    """The issue's check through the CLI: demo matrix as one run vs --shard 0/2 + 1/2 + `hcvg merge`."""
+    matrix = ["--adapters", "static", "oracle", "--splits", "demo:num_samples=6", "--metrics", "psnr", "ssim",
+              "background-fidelity", "--no-progress"]
+    assert _hcvg("run", *matrix, "--out", str(tmp_path / "single")) == 0
+    for k in range(2):
+        # Shard 1 goes through the two stages, shard 0 through --stage all.
+        if k:
+            assert _hcvg("run", *matrix, "--stage", "generate", "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}")) == 0
+            assert _hcvg("run", *matrix, "--stage", "score", "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}")) == 0
+        else:
+            assert _hcvg("run", *matrix, "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}")) == 0
+    assert _hcvg("merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "merged")) == 0
+    for table, keys in (("scores", SCORE_KEYS), ("summary", SUMMARY_KEYS)):
+        merged = _sorted(pd.read_parquet(tmp_path / "merged" / f"{table}.parquet"), keys)
+        pd.testing.assert_frame_equal(merged, _sorted(pd.read_parquet(tmp_path / "single" / f"{table}.parquet"), keys))
+    assert _hcvg("merge", str(tmp_path / "s0"), "--out", str(tmp_path / "half")) == 1  # shard 1 missing: exit 1
+
+
+@pytest.mark.slow
+def test_eight_shards_merge_to_one_run_with_a_frechet_distance(tmp_path):
+    clips = [moving_square_sample(f"sq-{i}", seed=i) for i in range(24)]
+    single = _run(clips, tmp_path / "single")
+    roots = [_run(clips, tmp_path / f"shard-{k}", shard=Shard(k, 8)).store.root for k in range(8)]
+    result = merge_runs(roots, tmp_path / "merged", metrics=_metrics_registry())
+    assert result.complete
+    pd.testing.assert_frame_equal(_sorted(result.scores, SCORE_KEYS), _sorted(single.scores, SCORE_KEYS))
+    _assert_same_summary(result.summary, single.summary)
