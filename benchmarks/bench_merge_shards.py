@@ -15,6 +15,11 @@ is the child's ``ru_maxrss``):
 The Fréchet distance itself (scipy's sqrtm, the same cost in one run's finalize as in a
 merge) grows as D³; `bench_backbones_fid_fvd.py` times it at FID's 2048-d.
 
+Measured on the development machine (2 CPU cores shared with other jobs), defaults:
+real, 256 score rows, 128 videos and 384 feature files hard-linked: 1.5 s; scaled, 512,000 score rows and
+1,024,000 ledger rows: 45 s, peak 2.08 GiB resident of which 1.16 GiB are the imports
+(torch among them) before the merge starts.
+
 Usage::
 
     python benchmarks/bench_merge_shards.py [--samples 64] [--factor 2000] [--dim 400] [--work /tmp/merge-bench]
