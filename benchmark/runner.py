@@ -31,6 +31,7 @@ from adapters.registry import ADAPTERS, create_adapter
 from benchmark.device_timer import DeviceTimer
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
+from benchmark.run_lock import RunLock
 from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.splits import SPLITS, Split, load_split
@@ -93,6 +94,8 @@ class Runner:
         splits: Split registry.
         features: Feature-extractor registry.
         progress: Show a progress bar.
+        break_lock: Take over the run directory's lock even if its holder cannot be
+            proved gone (it ran on another host); see `benchmark.run_lock`.
     """
 
     def __init__(
@@ -104,7 +107,9 @@ class Runner:
         splits: Registry = SPLITS,
         features: Registry = FEATURES,
         progress: bool = True,
+        break_lock: bool = False,
     ):
+        self.break_lock = break_lock
         self.config = config
         self.resume = resume
         self.adapter_registry = adapters
@@ -188,7 +193,15 @@ class Runner:
 
     # -- main loop ---------------------------------------------------------------
     def run(self) -> RunResult:
-        """Compute every missing cell of the matrix and write scores, summary and leaderboard."""
+        """Compute every missing cell of the matrix and write scores, summary and leaderboard.
+
+        Raises:
+            RunLockedError: Another process is writing the run directory.
+        """
+        with RunLock.acquire(self.store.root, break_lock=self.break_lock):
+            return self._run()
+
+    def _run(self) -> RunResult:
         cfg = self.config
         self._check_existing()
         self._failures_before = len(self.store.read_failures())
@@ -245,7 +258,7 @@ class Runner:
                     self._score_batch(spec.label, splits[split_label], split_label, seed, {i: todo[i] for i in batch})
                     bar.update(len(batch))
         bar.close()
-        return self.finalize()
+        return self._finalize()
 
     # -- generation --------------------------------------------------------------
     def _generate_missing(self, spec: ComponentSpec, splits: dict[str, Split], jobs: list, bar: tqdm) -> None:
@@ -452,7 +465,15 @@ class Runner:
         return pd.concat([distribution, kept], ignore_index=True) if not kept.empty else distribution
 
     def finalize(self) -> RunResult:
-        """Consolidate tables, compute the summary and write the leaderboard."""
+        """Consolidate tables, compute the summary and write the leaderboard.
+
+        Raises:
+            RunLockedError: Another process is writing the run directory.
+        """
+        with RunLock.acquire(self.store.root, break_lock=self.break_lock):
+            return self._finalize()
+
+    def _finalize(self) -> RunResult:
         scores = self.store.consolidate("scores", SCORE_KEYS, unique=SCORE_KEYS)
         ledger = self.store.consolidate("ledger", SCORE_KEYS, unique=SCORE_KEYS)
         timing_keys = [*CLIP_KEYS, "stage"]

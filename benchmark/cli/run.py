@@ -120,6 +120,12 @@ made with the old ones). Without --resume, a directory that holds scores is refu
 and one that never scored anything (e.g. a `folder` that was empty) is started afresh
 in place: fix the cause and run the same command again.
 
+One process at a time writes a run directory: it holds RUN/.lock (pid, host, start
+time) while it runs, and a second `hcvg run` on the same --out is refused, naming the
+holder. A lock left by a killed process on this host is taken over on its own; one held
+on another host (a shared file system) is never, since this host cannot see that
+process: if it is gone, --break-lock takes the lock over.
+
 exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
 metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
 for missing weights), after the line "N of M cells scored; K failures (see
@@ -136,6 +142,7 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         parser.add_argument("--seeds", nargs="+", type=int, default=None, help="one generation per seed (default: 0)")
         parser.add_argument("--out", type=Path, default=None, help="run directory; required unless in --config")
         parser.add_argument("--resume", action="store_true", help="continue an existing run directory")
+        parser.add_argument("--break-lock", action="store_true", help="take over RUN/.lock even if its holder (on another host) may still run")
         parser.add_argument("--batch-size", type=int, default=None, help="largest batch passed to an adapter (default: 8)")
         parser.add_argument("--previews", action="store_true", default=None, help="also write MP4 previews of generated clips")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -154,7 +161,7 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         if out is not None:
             refuse_existing_run(Path(out), args.resume)
         config = self.config_from(args)
-        result = Runner(config, resume=args.resume, progress=not args.no_progress).run()
+        result = Runner(config, resume=args.resume, progress=not args.no_progress, break_lock=args.break_lock).run()
         return _report(result)
 
 
