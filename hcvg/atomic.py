@@ -108,7 +108,10 @@ def append_line(path: str | os.PathLike[str], line: str) -> None:
         ValueError: ``line`` holds a newline (it would read back as two records).
 
     A kill mid-append leaves a last line cut short. The next append starts on a fresh
-    line, so a cut line never swallows a later record; readers skip the cut line.
+    line, so a cut line never swallows a later record; readers skip the cut line. Appends
+    from several processes never interleave within a line (each is one ``write`` in
+    append mode); one that sees another's line mid-write starts on a fresh line, which
+    leaves a blank line, so readers skip blank lines too.
     """
     if "\n" in line or "\r" in line:
         raise ValueError(f"append_line writes one line; this one holds a line break: {line[:80]!r}")
