@@ -162,7 +162,7 @@ def test_three_kills_in_generation_scoring_and_finalizing_resume_to_the_same_res
 @pytest.mark.slow
 def test_ten_random_kills_resume_to_the_same_results(tmp_path, caplog):
     points = kill_and_resume(tmp_path, caplog, kills=10, seed=4, num_samples=4, one_per_phase=False)
-    assert {p.phase for p in points} == {"generate", "score", "finalize"}, points
+    assert {"generate", "score", "finalize"} <= {p.phase for p in points}, points
 
 
 # -- the write layer -----------------------------------------------------------------
