@@ -321,7 +321,7 @@ class Runner:
 
     def _generate_batch(self, adapter: Adapter, label: str, split_label: str, seed: int, samples: list[Sample]) -> None:
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
-        timing_rows = []
+        timing_rows, finished = [], []
         for sample, request, (video, timing, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
             if error is None and isinstance(video, SampleFailure):
                 error = f"SampleFailure: adapter {label!r}, sample {sample.id!r}: {video}"
@@ -333,13 +333,17 @@ class Runner:
             if error is not None:
                 self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample.id, stage="generate", error=error)
                 continue
-            write_video_lossless(self.store.video_path(label, split_label, seed, sample.id), video)
-            if self.config.previews:
-                write_video_preview(self.store.preview_path(label, split_label, seed, sample.id), video)
-            self.generated += 1
+            finished.append((sample.id, video))
             timing_rows.append({"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id, "stage": "generate",
                                 **timing, "batch_size": batch})
+        # Timings before videos: a kill in between regenerates the clips, whose new rows
+        # replace these; the other order would keep a clip and lose its time for good.
         self.store.append_rows("timings", timing_rows)
+        for sample_id, video in finished:
+            write_video_lossless(self.store.video_path(label, split_label, seed, sample_id), video)
+            if self.config.previews:
+                write_video_preview(self.store.preview_path(label, split_label, seed, sample_id), video)
+            self.generated += 1
 
     def _generate(
         self, adapter: Adapter, label: str, requests: list[GenerationRequest]
@@ -396,11 +400,11 @@ class Runner:
         for error in scored.errors:
             sample_id = error.pop("sample_id")
             self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample_id, stage="metric", **error)
-        # Scores first, then the ledger that marks their cells finished: a kill between
-        # the two writes redoes those cells, and consolidation keeps one row per cell.
+        # Scores and timings first, then the ledger that marks their cells finished: a kill
+        # before the ledger redoes those cells, and consolidation keeps one row per cell.
         self.store.append_rows("scores", score_rows)
-        self.store.append_rows("ledger", ledger_rows)
         self.store.append_rows("timings", timing_rows)
+        self.store.append_rows("ledger", ledger_rows)
         self.computed_cells += len(ledger_rows)
 
     # -- results -----------------------------------------------------------------

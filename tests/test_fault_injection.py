@@ -126,6 +126,10 @@ def assert_same_results(reference: Path, resumed: Path) -> None:
     for table in COMPARED_TABLES:
         if (reference / table).exists() or (resumed / table).exists():
             pd.testing.assert_frame_equal(pd.read_parquet(reference / table), pd.read_parquet(resumed / table), obj=table)
+    # Timings are measurements (their seconds differ), but every clip keeps its rows.
+    timing_keys = ["adapter", "split", "seed", "sample_id", "stage"]
+    pd.testing.assert_frame_equal(pd.read_parquet(reference / "timings.parquet")[timing_keys],
+                                  pd.read_parquet(resumed / "timings.parquet")[timing_keys], obj="timings")
     reference_videos = sorted(p.relative_to(reference) for p in (reference / "videos").rglob("*.mkv"))
     assert reference_videos and reference_videos == sorted(p.relative_to(resumed) for p in (resumed / "videos").rglob("*.mkv"))
     for video in reference_videos:
@@ -226,3 +230,29 @@ def test_the_same_frames_give_the_same_video_bytes(tmp_path):
     second = write_video_lossless(tmp_path / "b.mkv", frames).read_bytes()
     assert first == second
     np.testing.assert_array_equal(read_video(tmp_path / "b.mkv"), frames)
+
+
+@pytest.mark.parametrize("interrupted_append", [1, 3], ids=["generate", "score"])
+def test_a_kill_before_a_timings_part_loses_no_clips_time(tmp_path, square_samples, monkeypatch, interrupted_append):
+    # A kill just before a batch's timings part is written: the work it timed must be
+    # redone on resume (so it is timed again), never kept without its time.
+    from benchmark.run_store import RunStore as Store
+    from tests.test_runner import make_runner
+
+    append, calls = Store.append_rows, []
+
+    def interrupted(self, table, rows):
+        if table == "timings":
+            calls.append(table)
+            if len(calls) == interrupted_append:
+                raise KeyboardInterrupt("killed before the timings part")
+        return append(self, table, rows)
+
+    monkeypatch.setattr(Store, "append_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_runner(tmp_path, square_samples, ["static"], metrics=["background-motion"]).run()
+    monkeypatch.setattr(Store, "append_rows", append)
+    result = make_runner(tmp_path, square_samples, ["static"], metrics=["background-motion"], resume=True).run()
+    assert result.complete
+    timings = pd.read_parquet(tmp_path / "run" / "timings.parquet")
+    assert sorted(zip(timings.sample_id, timings.stage)) == sorted((s.id, stage) for s in square_samples for stage in ("generate", "score"))
