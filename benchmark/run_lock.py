@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hcvg.atomic import atomic_write_bytes, fsync_directory
+from hcvg.atomic import fsync_directory, temporary_path
 from hcvg.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -163,8 +163,8 @@ class RunLock:
 
         Args:
             root: The run directory (created if missing).
-            break_lock: Also take over a lock whose holder cannot be proved gone (another
-                host's, or an unreadable one); never one held by a live process on this host.
+            break_lock: Also take over a lock whose holder cannot be proved gone (one
+                held on another host); never one held by a live process on this host.
 
         Raises:
             RunLockedError: Another process holds the lock; the message names the holder
@@ -262,13 +262,25 @@ def _takeover_reason(holder: LockRecord | float, break_lock: bool) -> str | None
 
 
 def _take_over(path: Path, stale_text: str, record: LockRecord) -> bool:
-    """Replace the stale lock with ours; True if it is ours afterwards."""
+    """Replace the stale lock with ours; True if it is ours afterwards.
+
+    Our record is on disk under a temporary name first, so that the check that the lock
+    still holds the stale record and the replace follow each other at once: a rival
+    that judged the same stale lock and replaces it later than `SETTLE_S` after us
+    is what this cannot rule out.
+    """
+    tmp = temporary_path(path)
     try:
-        if path.read_text(errors="replace") != stale_text:
-            return False  # someone else replaced or released it since we judged it
-    except FileNotFoundError:
-        return _create_exclusively(path, record.to_json())
-    atomic_write_bytes(path, record.to_json().encode())
+        _create_exclusively(tmp, record.to_json())
+        try:
+            if path.read_text(errors="replace") != stale_text:
+                return False  # someone else replaced or released it since we judged it
+        except FileNotFoundError:
+            return _create_exclusively(path, record.to_json())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_directory(path.parent)
     time.sleep(SETTLE_S)
     held = _read(path)
     return held is not None and isinstance(held[0], LockRecord) and held[0].token == record.token
