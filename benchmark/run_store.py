@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from hcvg.atomic import atomic_write_bytes, atomic_write_parquet, remove_temporaries
+from hcvg.atomic import append_line, atomic_write_bytes, atomic_write_parquet, remove_temporaries
 from hcvg.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -120,24 +119,19 @@ class RunStore:
         return self.root / FAILURES_FILE
 
     def record_failure(self, **fields: Any) -> None:
-        """Append one failure as a JSON line (flushed to disk before returning)."""
-        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str)
-        with open(self.failures_path, "a+b") as handle:
-            # A line cut short by a killed run must not swallow this one.
-            handle.seek(0, os.SEEK_END)
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    line = "\n" + line
-            handle.write((line + "\n").encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append one failure as a JSON line (flushed to disk before returning).
+
+        A line cut short by a killed run never swallows this one (`append_line`).
+        """
+        append_line(self.failures_path, json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str))
 
     def read_failures(self) -> list[dict[str, Any]]:
         """Failures recorded so far; a line cut short by a killed process is skipped."""
         if not self.failures_path.is_file():
             return []
-        return list(_parse_json_lines(self.failures_path.read_text(encoding="utf-8").splitlines(), self.failures_path))
+        # Lines are ASCII (json.dumps escapes the rest); "replace" only matters for a cut line.
+        text = self.failures_path.read_bytes().decode("utf-8", errors="replace")
+        return list(_parse_json_lines(text.split("\n"), self.failures_path))
 
 
 def _parse_json_lines(lines: Iterable[str], source: Path) -> Iterable[dict[str, Any]]:
@@ -145,7 +139,12 @@ def _parse_json_lines(lines: Iterable[str], source: Path) -> Iterable[dict[str, 
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            record = json.loads(line)
         except json.JSONDecodeError as err:
             # Expected after a kill mid-append; said, so that a lost record is not a surprise.
             logger.warning("%s line %d is not valid JSON (%s), e.g. cut short by a killed run; skipped", source, number, err)
+            continue
+        if not isinstance(record, dict):
+            logger.warning("%s line %d is not a JSON object (%r); skipped", source, number, line[:80])
+            continue
+        yield record

@@ -44,6 +44,7 @@ from adapters.registry import ADAPTERS, create_adapter
 from benchmark.device_timer import DeviceTimer
 from benchmark.feature_cache import FeatureCache
 from benchmark.run_config import ComponentSpec, RunConfig, environment
+from benchmark.run_lock import RunLock
 from benchmark.run_store import CONFIG_FILE, RunExistsError, RunStore
 from benchmark.scoring import Cell, Scorer, score_distributions
 from benchmark.sharding import Shard
@@ -116,6 +117,8 @@ class Runner:
         progress: Show a progress bar.
         stage: "all", "generate" (clips only) or "score" (stored clips only); see the module docstring.
         shard: Compute only this shard's samples (None: all of them).
+        break_lock: Take over the run directory's lock even if its holder cannot be
+            proved gone (it ran on another host); see `benchmark.run_lock`.
 
     Raises:
         InvalidInputError: On an unknown ``stage``.
@@ -132,11 +135,13 @@ class Runner:
         progress: bool = True,
         stage: str = "all",
         shard: Shard | None = None,
+        break_lock: bool = False,
     ):
         if stage not in STAGES:
             raise InvalidInputError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
         self.stage = stage
         self.shard = shard
+        self.break_lock = break_lock
         self.config = config
         self.resume = resume
         self.adapter_registry = adapters
@@ -252,7 +257,15 @@ class Runner:
 
     # -- main loop ---------------------------------------------------------------
     def run(self) -> RunResult:
-        """Compute every missing cell of the matrix and write scores, summary and leaderboard."""
+        """Compute every missing cell of the matrix and write scores, summary and leaderboard.
+
+        Raises:
+            RunLockedError: Another process is writing the run directory.
+        """
+        with RunLock.acquire(self.store.root, break_lock=self.break_lock):
+            return self._run()
+
+    def _run(self) -> RunResult:
         cfg = self.config
         self._check_existing()
         self._failures_before = len(self.store.read_failures())
@@ -324,7 +337,7 @@ class Runner:
         bar.close()
         if self.stage == "generate":
             return self._finalize_generated(splits, selected)
-        return self.finalize()
+        return self._finalize()
 
     # -- generation --------------------------------------------------------------
     def _generate_missing(self, spec: ComponentSpec, splits: dict[str, Split], jobs: list, bar: tqdm) -> None:
@@ -387,7 +400,7 @@ class Runner:
 
     def _generate_batch(self, adapter: Adapter, label: str, split_label: str, seed: int, samples: list[Sample]) -> None:
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
-        timing_rows = []
+        timing_rows, finished = [], []
         for sample, request, (video, timing, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
             if error is None and isinstance(video, SampleFailure):
                 error = f"SampleFailure: adapter {label!r}, sample {sample.id!r}: {video}"
@@ -399,13 +412,17 @@ class Runner:
             if error is not None:
                 self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample.id, stage="generate", error=error)
                 continue
-            write_video_lossless(self.store.video_path(label, split_label, seed, sample.id), video)
-            if self.config.previews:
-                write_video_preview(self.store.preview_path(label, split_label, seed, sample.id), video)
-            self.generated += 1
+            finished.append((sample.id, video))
             timing_rows.append({"adapter": label, "split": split_label, "seed": seed, "sample_id": sample.id, "stage": "generate",
                                 **timing, "batch_size": batch})
+        # Timings before videos: a kill in between regenerates the clips, whose new rows
+        # replace these; the other order would keep a clip and lose its time for good.
         self.store.append_rows("timings", timing_rows)
+        for sample_id, video in finished:
+            write_video_lossless(self.store.video_path(label, split_label, seed, sample_id), video)
+            if self.config.previews:
+                write_video_preview(self.store.preview_path(label, split_label, seed, sample_id), video)
+            self.generated += 1
 
     def _generate(
         self, adapter: Adapter, label: str, requests: list[GenerationRequest]
@@ -468,11 +485,11 @@ class Runner:
         for error in scored.errors:
             sample_id = error.pop("sample_id")
             self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=sample_id, stage="metric", **error)
-        # Scores first, then the ledger that marks their cells finished: a kill between
-        # the two writes redoes those cells, and consolidation keeps one row per cell.
+        # Scores and timings first, then the ledger that marks their cells finished: a kill
+        # before the ledger redoes those cells, and consolidation keeps one row per cell.
         self.store.append_rows("scores", score_rows)
-        self.store.append_rows("ledger", ledger_rows)
         self.store.append_rows("timings", timing_rows)
+        self.store.append_rows("ledger", ledger_rows)
         self.computed_cells += len(ledger_rows)
 
     # -- results -----------------------------------------------------------------
@@ -571,7 +588,15 @@ class Runner:
         atomic_write_bytes(distribution_state_path(self.store.root, metric.name, adapter, split, seed, scope), buffer.getvalue())
 
     def finalize(self) -> RunResult:
-        """Consolidate tables, compute the summary and write the leaderboard."""
+        """Consolidate tables, compute the summary and write the leaderboard.
+
+        Raises:
+            RunLockedError: Another process is writing the run directory.
+        """
+        with RunLock.acquire(self.store.root, break_lock=self.break_lock):
+            return self._finalize()
+
+    def _finalize(self) -> RunResult:
         scores = self.store.consolidate("scores", SCORE_KEYS, unique=SCORE_KEYS)
         ledger = self.store.consolidate("ledger", SCORE_KEYS, unique=SCORE_KEYS)
         timing_keys = [*CLIP_KEYS, "stage"]

@@ -3,7 +3,12 @@
 Every writer goes through a hidden temporary name in the destination's folder, is
 flushed to disk, then renamed into place (``os.replace`` is atomic on POSIX and
 Windows), so a process killed mid-write leaves at worst a ``.*.tmp`` file that
-`remove_temporaries` clears.
+`remove_temporaries` clears. After the rename the folder itself is fsynced (POSIX), so
+that the new name, not only the data, survives a power cut or a kernel crash; so is the
+parent of every folder the write had to create.
+
+`append_line` is the one non-atomic writer: a log that only grows (``failures.jsonl``),
+where a kill can cut at most the line being written; readers skip such a line.
 """
 
 from __future__ import annotations
@@ -22,8 +27,39 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
+def fsync_directory(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (names created, renamed or removed in it) to disk.
+
+    A no-op where folders cannot be opened (Windows), since there ``os.replace`` is
+    already durable once it returns.
+    """
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_folders(folder: str | os.PathLike[str]) -> Path:
+    """``mkdir -p folder``, fsyncing the parent of every folder it creates (so they survive a crash)."""
+    folder = Path(folder)
+    missing = []
+    current = folder
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for created in reversed(missing):
+        fsync_directory(created.parent)
+    return folder
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` to fill a temporary file, fsync it, then rename it to ``path``.
+    """Call ``write(tmp)`` to fill a temporary file, fsync it, rename it to ``path``, fsync the folder.
 
     Args:
         path: Destination; its folder is created if missing.
@@ -33,7 +69,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     tmp = temporary_path(path)
     try:
         write(tmp)
@@ -42,7 +78,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    fsync_directory(path.parent)
     return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode(encoding))
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -53,6 +95,41 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_parquet(path: str | os.PathLike[str], frame: "pd.DataFrame") -> Path:
     """Write a DataFrame as parquet (no index), atomically."""
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line of text to ``path`` and flush it to disk before returning.
+
+    Args:
+        path: The log; created (with its folder) if missing.
+        line: One line, without its newline (it must not hold one).
+
+    Raises:
+        ValueError: ``line`` holds a newline (it would read back as two records).
+
+    A kill mid-append leaves a last line cut short. The next append starts on a fresh
+    line, so a cut line never swallows a later record; readers skip the cut line. Appends
+    from several processes never interleave within a line (each is one ``write`` in
+    append mode); one that sees another's line mid-write starts on a fresh line, which
+    leaves a blank line, so readers skip blank lines too.
+    """
+    if "\n" in line or "\r" in line:
+        raise ValueError(f"append_line writes one line; this one holds a line break: {line[:80]!r}")
+    path = Path(path)
+    make_folders(path.parent)
+    created = not path.exists()
+    data = line.encode("utf-8") + b"\n"
+    with open(path, "a+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":  # the last append was cut short by a kill
+                data = b"\n" + data
+        handle.write(data)  # one write in append mode: nothing else interleaves inside it
+        handle.flush()
+        os.fsync(handle.fileno())
+    if created:
+        fsync_directory(path.parent)
 
 
 def remove_temporaries(root: str | os.PathLike[str]) -> int:

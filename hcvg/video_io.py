@@ -31,7 +31,9 @@ def _check_frames(frames: np.ndarray, path: Path) -> None:
 
 
 def _encode(path: Path, container_format: str, frames: np.ndarray, codec: str, pix_fmt: str, fps: int, options: dict | None = None) -> None:
-    with av.open(str(path), mode="w", format=container_format) as container:
+    # bitexact: the muxer writes no random segment id, date or library version, so the
+    # same frames give the same bytes (a resumed run's files equal an uninterrupted run's).
+    with av.open(str(path), mode="w", format=container_format, container_options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt

@@ -152,6 +152,12 @@ sample id) modulo N is I (benchmark/sharding.py documents the hash); the selecti
 does not depend on order or on resume. Give each shard its own --out and combine them
 with `hcvg merge RUN_DIR... --out DIR` (examples/slurm_matrix.sh: a SLURM job array).
 
+One process at a time writes a run directory: it holds RUN/.lock (pid, host, start
+time) while it runs, and a second `hcvg run` on the same --out is refused, naming the
+holder. A lock left by a killed process on this host is taken over on its own; one held
+on another host (a shared file system) is never, since this host cannot see that
+process: if it is gone, --break-lock takes the lock over.
+
 exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
 metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
 for missing weights), after the line "N of M cells scored; K failures (see
@@ -168,6 +174,7 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         parser.add_argument("--seeds", nargs="+", type=int, default=None, help="one generation per seed (default: 0)")
         parser.add_argument("--out", type=Path, default=None, help="run directory; required unless in --config")
         parser.add_argument("--resume", action="store_true", help="continue an existing run directory")
+        parser.add_argument("--break-lock", action="store_true", help="take over RUN/.lock even if its holder (on another host) may still run")
         parser.add_argument("--batch-size", type=int, default=None, help="largest batch passed to an adapter (default: 8)")
         parser.add_argument("--previews", action="store_true", default=None, help="also write MP4 previews of generated clips")
         parser.add_argument("--stage", choices=list(STAGES), default="all", help="generate (videos only), score (stored videos only) or all (default)")
@@ -188,7 +195,9 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         if out is not None:
             refuse_existing_run(Path(out), args.resume or args.stage == "score")
         config = self.config_from(args)
-        result = Runner(config, resume=args.resume, progress=not args.no_progress, stage=args.stage, shard=args.shard).run()
+        result = Runner(
+            config, resume=args.resume, progress=not args.no_progress, stage=args.stage, shard=args.shard, break_lock=args.break_lock
+        ).run()
         return _report(result)
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmark.cli.base import Subcommand
+from hcvg.atomic import atomic_write_text
 from hcvg.errors import InputNotFoundError, InvalidInputError
 
 
@@ -153,8 +154,7 @@ Bold is the best value per column and benchmark, underline the second best."""
         text = render_run_leaderboard(pd.read_parquet(summary_path), args.format, timings=timings)
         sys.stdout.write(text)
         if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text, encoding="utf-8")
+            atomic_write_text(args.out, text)
         return 0
 
     def _paper_table(self, args: argparse.Namespace) -> int:
@@ -179,6 +179,5 @@ Bold is the best value per column and benchmark, underline the second best."""
         text = render(table, args.format)
         sys.stdout.write(text)
         if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text, encoding="utf-8")
+            atomic_write_text(args.out, text)
         return 0

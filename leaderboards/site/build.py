@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hcvg.atomic import atomic_write_text
 from leaderboards.formats.html_table import render_html_fragment
 from leaderboards.markdown import format_value
 from leaderboards.paper_tables import published_table
@@ -149,5 +150,5 @@ def build_site(runs: list[SiteRun], out: Path, gallery: list[GallerySample] | No
         ("paper", "Paper tables (published)", paper),
     ]
     index = out / "index.html"
-    index.write_text(page(title, sections, footer="Built by <code>hcvg leaderboard build</code>; static files only."), encoding="utf-8")
+    atomic_write_text(index, page(title, sections, footer="Built by <code>hcvg leaderboard build</code>; static files only."))
     return index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from hcvg.atomic import atomic_write
 from hcvg.errors import require
 
 require("matplotlib", "site", "the leaderboard site (charts)")
@@ -30,9 +31,10 @@ def _save(fig, axes, used: int, path: Path, title: str) -> Path:
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    finally:
+        plt.close(fig)
     return path
 
 

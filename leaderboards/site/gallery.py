@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hcvg.atomic import atomic_write
 from leaderboards.site.flow_image import draw_outline, flow_to_rgb
 
 GROUND_TRUTH = "ground truth"
@@ -144,11 +145,11 @@ def shrink_mask(mask: np.ndarray | None, side: int = GALLERY_SIDE) -> np.ndarray
 
 def write_gif(frames: np.ndarray, path: Path, fps: int = 8) -> Path:
     """Write uint8 ``[T, H, W, 3]`` frames as a looping GIF."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Fast octree quantization: PIL's default median cut takes ~1 s per 256² frame.
     images = [Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.FASTOCTREE) for frame in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0, optimize=False)
-    return path
+    return atomic_write(path, lambda tmp: images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0, optimize=False,
+    ))
 
 
 def write_strip(rows: list[np.ndarray], path: Path, gap: int = 4) -> Path:
@@ -162,9 +163,7 @@ def write_strip(rows: list[np.ndarray], path: Path, gap: int = 4) -> Path:
     for r, frames in enumerate(picked):
         for c, frame in enumerate(frames):
             canvas[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = frame
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).save(path)
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(canvas).save(tmp, format="PNG"))
 
 
 def _image(src: Path | None, alt: str, kind: str, missing: str) -> str:
@@ -252,8 +251,8 @@ def _render_sample(sample: GallerySample, index: int, site: Path, folder: Path, 
     context = None
     if sample.context is not None:
         context = base / "context.png"
-        (site / context).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(draw_outline(shrink(sample.context[None])[0], mask)).save(site / context)
+        image = Image.fromarray(draw_outline(shrink(sample.context[None])[0], mask))
+        atomic_write(site / context, lambda tmp: image.save(tmp, format="PNG"))
     cells = [_cell("context", "context", _image(context, f"context of {sample.sample_id}", "clip", "not available"), no_flow)]
     truth_label = GROUND_TRUTH + (f" ({sample.ground_truth_source})" if sample.ground_truth_source else "")
     if truth is not None:
