@@ -30,8 +30,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from hcvg.atomic import atomic_write_bytes, atomic_write_parquet, remove_temporaries
+from hcvg.atomic import DiskFullError, atomic_write_bytes, atomic_write_parquet, is_disk_full, remove_temporaries
 from hcvg.errors import UserError
+from hcvg.sample import check_path_component
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,15 @@ class RunStore:
 
     # -- videos ----------------------------------------------------------------
     def video_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
-        return self.root / "videos" / adapter / split / f"seed-{seed}" / f"{sample_id}.mkv"
+        """Where a generated clip is stored.
+
+        Raises:
+            UnsafeNameError: If a label or the sample id would leave its folder (``../x``).
+        """
+        return self.root / "videos" / _clip_relpath(adapter, split, seed, sample_id, ".mkv")
 
     def preview_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
-        return self.root / "previews" / adapter / split / f"seed-{seed}" / f"{sample_id}.mp4"
+        return self.root / "previews" / _clip_relpath(adapter, split, seed, sample_id, ".mp4")
 
     # -- tables ----------------------------------------------------------------
     def append_rows(self, table: str, rows: list[dict[str, Any]]) -> Path | None:
@@ -122,6 +128,15 @@ class RunStore:
     def record_failure(self, **fields: Any) -> None:
         """Append one failure as a JSON line (flushed to disk before returning)."""
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str)
+        try:
+            self._append_line(line)
+        except OSError as err:
+            if is_disk_full(err):
+                # A line cut short here is skipped by `read_failures`; the run stops cleanly.
+                raise DiskFullError(self.failures_path, err) from err
+            raise
+
+    def _append_line(self, line: str) -> None:
         with open(self.failures_path, "a+b") as handle:
             # A line cut short by a killed run must not swallow this one.
             handle.seek(0, os.SEEK_END)
@@ -138,6 +153,12 @@ class RunStore:
         if not self.failures_path.is_file():
             return []
         return list(_parse_json_lines(self.failures_path.read_text(encoding="utf-8").splitlines(), self.failures_path))
+
+
+def _clip_relpath(adapter: str, split: str, seed: int, sample_id: str, suffix: str) -> Path:
+    """``<adapter>/<split>/seed-<k>/<sample><suffix>``, every name checked to stay one component."""
+    names = [check_path_component(adapter, "adapter label"), check_path_component(split, "split label")]
+    return Path(*names, f"seed-{int(seed)}", check_path_component(sample_id, "sample id") + suffix)
 
 
 def _parse_json_lines(lines: Iterable[str], source: Path) -> Iterable[dict[str, Any]]:
