@@ -132,3 +132,14 @@ def test_a_label_with_script_is_escaped_in_the_built_site(tmp_path):
     pages = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("*.html"))
     assert "<script>alert(" not in pages
     assert "&lt;script&gt;alert(" in pages
+
+
+def test_a_prompt_and_sample_id_with_script_are_escaped_in_the_gallery(tmp_path):
+    from leaderboards.site.gallery import GallerySample, render_gallery
+
+    sample = moving_square_sample("s0")
+    block = GallerySample(split="<script>split", sample_id="<script>id", prompt='<script>alert("prompt")</script>',
+                          context=sample.context, ground_truth=sample.target, motion_area=sample.motion_area)
+    page = render_gallery([block], tmp_path / "site")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;prompt&quot;)&lt;/script&gt;" in page
