@@ -312,16 +312,16 @@ class Runner:
                             continue
                         samples = self._load_samples(splits[split_label], spec.label, split_label, seed, batch, "generate")
                         self._generate_batch(adapter, spec.label, split_label, seed, samples)
+            self._record_adapter(spec.label, adapter)  # again: with the notes it made while generating (`folder` conversions)
         finally:
             self._close(adapter, spec.label)
 
     def _close(self, adapter: Adapter, label: str) -> None:
-        """Record the adapter's final `describe()` (notes made while generating) and close it.
+        """Close the adapter.
 
         An adapter whose `generate` hung is still in use by that call's thread: it is
         closed under the same deadline, so a close that blocks on it cannot hang the run.
         """
-        self._record_adapter(label, adapter)
         if label not in self._hung:
             adapter.close()
             return
