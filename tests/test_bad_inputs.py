@@ -244,3 +244,19 @@ def test_a_full_disk_stops_cleanly_and_a_resume_completes_the_run_identically(tm
     columns = ["adapter", "split", "seed", "sample_id", "metric", "scope", "value", "status"]
     pd.testing.assert_frame_equal(resumed.scores[columns], reference.scores[columns])
     pd.testing.assert_frame_equal(resumed.summary, reference.summary)
+
+
+def test_generate_timeout_is_a_run_option_and_must_be_positive(tmp_path):
+    import argparse
+
+    from benchmark.cli.run import RunCommand
+    from hcvg.errors import InvalidInputError
+
+    parser = argparse.ArgumentParser(prog="hcvg")
+    RunCommand().add_to(parser.add_subparsers())
+    args = parser.parse_args(["run", "--adapters", "static", "--out", str(tmp_path / "r"), "--generate-timeout", "2.5"])
+    config = args.command.config_from(args)
+    assert config.generate_timeout == 2.5
+    assert "generate_timeout" not in config.matrix()  # a deadline does not change any number: resumable under another
+    with pytest.raises(InvalidInputError, match="generate_timeout must be > 0"):
+        RunConfig(out=tmp_path / "r", adapters=["static"], splits=["demo"], metrics=["psnr"], generate_timeout=0)
