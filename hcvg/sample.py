@@ -29,22 +29,25 @@ def check_path_component(name: object, what: str) -> str:
         ``name``, unchanged.
 
     Raises:
-        UnsafeNameError: If ``name`` is not a string, is empty, is ``.`` or ``..``, or
-            holds ``/``, ``\\``, a NUL or another control character.
+        UnsafeNameError: If ``name`` is not a string, is empty, starts with ``.`` (``..``,
+            hidden names), or holds ``/``, ``\\``, a NUL or another control character.
     """
     if not isinstance(name, str) or not name.strip():
         raise UnsafeNameError(f"{what} {name!r} is empty or not text; give every {what} a name")
     bad = [char for char in ("/", "\\") if char in name]
-    if name in (".", "..") or bad or any(ord(char) < 32 for char in name):
-        if bad:
-            reason = f"holds {' and '.join(repr(c) for c in bad)}"
-        else:
-            reason = "is a relative path" if name in (".", "..") else "holds a control character"
-        raise UnsafeNameError(
-            f"{what} {name!r} {reason}: it names a file in the run directory, so it must be a single name "
-            "without '/', '\\', '..' or control characters (it would otherwise escape its folder); rename it"
-        )
-    return name
+    if bad:
+        reason = f"it holds {' and '.join(repr(c) for c in bad)}"
+    elif name.startswith("."):  # "..", ".", and hidden names, which the run store keeps for its temporary files
+        reason = "it is a relative path" if name in (".", "..") else "it starts with '.' (a hidden file)"
+    elif any(ord(char) < 32 for char in name):
+        reason = "it holds a control character"
+    else:
+        return name
+    raise UnsafeNameError(
+        f"{what} {name!r} cannot name a file: {reason}. It names a file or folder in the run directory, so it must be "
+        "a single name without '/', '\\', a leading '.' or control characters (it could otherwise escape its folder); "
+        "rename it"
+    )
 
 
 @dataclass(frozen=True, eq=False)
