@@ -2,12 +2,21 @@
 
 The inputs for such a model come from `hcvg export inputs` (`benchmark.export`): its
 manifest names, per sample, the file this adapter reads (``<id>.mkv``). A file is
-refused, with the reason in ``failures.jsonl``, when it is empty, truncated, grayscale
-(``color=require``, the default), or one of two files for the same id.
+refused, with the reason in ``failures.jsonl``, when it is empty, corrupt, truncated,
+grayscale (``color=require``, the default), transparent, or one of two files for the
+same id.
+
+Frames that are not 8-bit RGB are converted explicitly, and each conversion is a note
+in the run config (``adapters.<label>.conversions``, per sample id): an opaque alpha
+channel is dropped (exact); a deeper format (10, 12 or 16 bits: ``rgb48le``,
+``gray16le``, ``yuv420p10le``) is decoded at 16 bits and rounded to 8 (``round(v · 255 /
+65535)``; FFmpeg's own rgb24 would truncate). An alpha channel that is not opaque
+everywhere is refused: what to composite it over is not for the benchmark to guess.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import weakref
@@ -20,6 +29,8 @@ from adapters.fitting import Fitting, FittingError, fit_video
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest
 from hcvg.errors import InputNotFoundError, InvalidInputError, UserError
 from hcvg.video_io import VIDEO_SUFFIXES, probe_video, read_video, write_video_lossless
+
+logger = logging.getLogger(__name__)
 
 FramePolicy = Literal["strict", "first", "last", "even"]
 ColorPolicy = Literal["require", "allow"]
@@ -69,6 +80,7 @@ class FolderAdapter(Adapter):
         self.color = color
         # Stored clips are the model's output already: nothing to drop.
         self._fitting = Fitting(spatial="center-crop" if self.resize else "strict", temporal=frames)
+        self.conversions: dict[str, str] = {}  # sample id -> how its frames were made 8-bit RGB
 
     @classmethod
     def for_tests(cls) -> "FolderAdapter":
@@ -91,6 +103,10 @@ class FolderAdapter(Adapter):
 
     def fitting(self) -> dict:
         return self._fitting.describe()
+
+    def describe(self) -> dict:
+        """The base description plus ``conversions``: the samples whose frames were converted, and how."""
+        return {**super().describe(), "conversions": dict(sorted(self.conversions.items()))}
 
     def video_path(self, sample_id: str) -> Path:
         """The file holding ``sample_id``'s video.
@@ -118,13 +134,43 @@ class FolderAdapter(Adapter):
 
     def _load(self, request: GenerationRequest) -> np.ndarray:
         path = self.video_path(request.sample_id)
-        video = read_video(path)
+        video = self._read_rgb(path, request.sample_id)
         if self.color == "require":
             self._check_color(path, video, request)
         try:
             return fit_video(video, request, self._fitting, source=str(path))
         except FittingError as err:
             raise FittingError(f"{err}{self._hint(err)}", err.axis, err.native, err.requested) from err
+
+    def _read_rgb(self, path: Path, sample_id: str) -> np.ndarray:
+        """Decode ``path`` to uint8 RGB ``[T, H, W, 3]``, converting alpha and deep formats explicitly.
+
+        Raises:
+            VideoReadError: If the file is missing, empty, corrupt or truncated.
+            InvalidInputError: If its alpha channel is not opaque everywhere.
+        """
+        info = probe_video(path)
+        notes = []
+        if info.alpha:
+            rgba = read_video(path, pixel_format="rgba")
+            transparent = int((rgba[..., 3] != 255).sum())
+            if transparent:
+                raise InvalidInputError(
+                    f"{path}: {transparent} pixels are not opaque (pix_fmt {info.pix_fmt}, alpha below 255); "
+                    "the benchmark scores RGB frames and will not guess a background: composite the frames yourself, "
+                    "or write them without alpha"
+                )
+            video = rgba[..., :3]
+            notes.append(f"{info.pix_fmt}: opaque alpha channel dropped")
+        elif info.bits > 8:
+            video = _round_to_uint8(read_video(path, pixel_format="rgb48le"))
+            notes.append(f"{info.pix_fmt}: {info.bits}-bit frames rounded to 8 bits (round(v * 255 / 65535))")
+        else:
+            video = read_video(path)
+        if notes:
+            self.conversions[sample_id] = "; ".join(notes)
+            logger.info("folder adapter: %s: %s", path, self.conversions[sample_id])
+        return np.ascontiguousarray(video)
 
     def _hint(self, err: FittingError) -> str:
         """Which of this adapter's options would have fitted the video, if one would."""
@@ -157,6 +203,11 @@ class FolderAdapter(Adapter):
                 f"{path}: every frame is grey (R = G = B, stored as {info.pix_fmt}) while the sample's context frame is in colour; "
                 "write the model's colour frames, or pass color=allow to this adapter to score it anyway"
             )
+
+
+def _round_to_uint8(frames: np.ndarray) -> np.ndarray:
+    """uint16 frames (full range 0..65535) to uint8, rounded to nearest: ``round(v · 255 / 65535)``."""
+    return ((frames.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _all_grey(frames: np.ndarray) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from hcvg import FRAME_SIZE, NUM_FRAMES
 from hcvg.errors import InvalidInputError
+from hcvg.sample import check_path_component
 from metrics.base import SCOPES, Scope
 
 # Packages whose versions change numbers; recorded with every run.
@@ -156,6 +157,10 @@ class RunConfig:
         previews: Also write lossy MP4 previews of generated clips.
         bootstrap_resamples: Resamples for the confidence intervals.
         confidence: CI coverage.
+        generate_timeout: Seconds one ``adapter.generate`` call (one batch) may take;
+            None waits forever. A batch past it fails, every sample of it recorded, and
+            the adapter is abandoned for the rest of the invocation (see
+            `benchmark.runner.Runner`); ``--resume`` retries what it did not generate.
     """
 
     out: Path
@@ -171,11 +176,19 @@ class RunConfig:
     previews: bool = False
     bootstrap_resamples: int = 1000
     confidence: float = 0.95
+    generate_timeout: float | None = None
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.adapters = [ComponentSpec.of(a) for a in self.adapters]
         self.splits = [ComponentSpec.of(s) for s in self.splits]
+        # Labels name folders of the run store: refused here, before anything is written.
+        for spec in self.adapters:
+            check_path_component(spec.label, "adapter label")
+        for spec in self.splits:
+            check_path_component(spec.label, "split label")
+        if self.generate_timeout is not None and not self.generate_timeout > 0:
+            raise InvalidInputError(f"generate_timeout must be > 0 seconds (or None to wait forever); got {self.generate_timeout}")
         self.metrics = [ComponentSpec.of(m) for m in self.metrics]
         self.extractors = {str(name): dict(options or {}) for name, options in self.extractors.items()}
         names = [m.name for m in self.metrics]
@@ -189,7 +202,7 @@ class RunConfig:
     def matrix(self) -> dict[str, Any]:
         """The fields that define the results; a resumed run must match them."""
         data = dataclasses.asdict(self)
-        for key in ("out", "previews", "batch_size"):
+        for key in ("out", "previews", "batch_size", "generate_timeout"):
             data.pop(key)
         return data
 

@@ -29,8 +29,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from hcvg.atomic import append_line, atomic_write_bytes, atomic_write_parquet, remove_temporaries
+from hcvg.atomic import DiskFullError, append_line, atomic_write_bytes, atomic_write_parquet, is_disk_full, remove_temporaries
 from hcvg.errors import UserError
+from hcvg.sample import check_path_component
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,15 @@ class RunStore:
 
     # -- videos ----------------------------------------------------------------
     def video_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
-        return self.root / "videos" / adapter / split / f"seed-{seed}" / f"{sample_id}.mkv"
+        """Where a generated clip is stored.
+
+        Raises:
+            UnsafeNameError: If a label or the sample id would leave its folder (``../x``).
+        """
+        return self.root / "videos" / _clip_relpath(adapter, split, seed, sample_id, ".mkv")
 
     def preview_path(self, adapter: str, split: str, seed: int, sample_id: str) -> Path:
-        return self.root / "previews" / adapter / split / f"seed-{seed}" / f"{sample_id}.mp4"
+        return self.root / "previews" / _clip_relpath(adapter, split, seed, sample_id, ".mp4")
 
     # -- tables ----------------------------------------------------------------
     def append_rows(self, table: str, rows: list[dict[str, Any]]) -> Path | None:
@@ -123,7 +129,14 @@ class RunStore:
 
         A line cut short by a killed run never swallows this one (`append_line`).
         """
-        append_line(self.failures_path, json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str))
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields}, default=str)
+        try:
+            append_line(self.failures_path, line)
+        except OSError as err:
+            if is_disk_full(err) and not isinstance(err, DiskFullError):
+                # A line cut short here is skipped by `read_failures`; the run stops cleanly.
+                raise DiskFullError(self.failures_path, err) from err
+            raise
 
     def read_failures(self) -> list[dict[str, Any]]:
         """Failures recorded so far; a line cut short by a killed process is skipped."""
@@ -132,6 +145,12 @@ class RunStore:
         # Lines are ASCII (json.dumps escapes the rest); "replace" only matters for a cut line.
         text = self.failures_path.read_bytes().decode("utf-8", errors="replace")
         return list(_parse_json_lines(text.split("\n"), self.failures_path))
+
+
+def _clip_relpath(adapter: str, split: str, seed: int, sample_id: str, suffix: str) -> Path:
+    """``<adapter>/<split>/seed-<k>/<sample><suffix>``, every name checked to stay one component."""
+    names = [check_path_component(adapter, "adapter label"), check_path_component(split, "split label")]
+    return Path(*names, f"seed-{int(seed)}", check_path_component(sample_id, "sample id") + suffix)
 
 
 def _parse_json_lines(lines: Iterable[str], source: Path) -> Iterable[dict[str, Any]]:

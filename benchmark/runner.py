@@ -23,6 +23,18 @@ relative to it. ``stage="all"`` (the default) does both.
 directory, and `benchmark.run_merge` combines them. Every finalize also writes the sum
 state of each distribution metric (``distribution_states/``) so a merge reduces FID/FVD
 exactly as one run would.
+
+Bad inputs fail their sample, not the run: each is a line of ``failures.jsonl`` naming
+adapter, split, seed and sample, and every other sample is scored. A sample id that
+would leave the run directory (``../x``) is refused before anything is written; a
+sample whose prompt is empty or blank is refused before generation (no model can
+condition on it, and CLIP_Tx would score nothing). With ``generate_timeout``, a batch
+that does not return in time fails, each of its samples recorded; since a thread
+cannot be stopped from within the process, the hung call is left running in a daemon
+thread and its adapter is abandoned: its remaining batches of this invocation are
+recorded as not generated (``--resume`` retries them) and the run goes on with the next
+adapter. A full disk stops the run with `hcvg.atomic.DiskFullError` ("disk full while
+writing X; ... --resume"); every write is atomic, so nothing is half-written.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import io
 import json
 import logging
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,10 +64,10 @@ from benchmark.sharding import Shard
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, SampleFailure, make_request, validate_video
-from hcvg.atomic import atomic_write_bytes
+from hcvg.atomic import atomic_write_bytes, is_disk_full
 from hcvg.errors import InvalidInputError, UserError
 from hcvg.registry import Registry
-from hcvg.sample import Sample
+from hcvg.sample import Sample, UnsafeNameError, check_path_component
 from hcvg.video_io import VideoReadError, read_video, write_video_lossless, write_video_preview
 from leaderboards.markdown import render_leaderboard
 from metrics.base import Metric
@@ -78,6 +91,10 @@ class RunConfigMismatch(UserError, RuntimeError):
 
 class NothingToScoreError(UserError, FileNotFoundError):
     """`--stage score` was asked for a directory that holds no run."""
+
+
+class GenerateTimeout(RuntimeError):
+    """An ``adapter.generate`` call did not return within ``RunConfig.generate_timeout`` seconds."""
 
 
 @dataclass
@@ -157,6 +174,7 @@ class Runner:
         self.metric_keys: dict[str, str] = {}
         self.matrix: set[tuple] = set()  # every (adapter, split, seed, sample, metric, scope) of this invocation
         self._failures_before = 0
+        self._hung: set[str] = set()  # adapter labels abandoned after a generate timeout
 
     # -- setup -----------------------------------------------------------------
     def _prepare_store(self, metrics: list[Metric], splits: dict[str, Split], selected: dict[str, list[str]], totals: dict[str, int]) -> None:
@@ -309,7 +327,7 @@ class Runner:
             for split_label in splits:
                 for seed in cfg.seeds:
                     todo = {}
-                    for sample_id in selected[split_label]:
+                    for sample_id in self._safe_ids(selected[split_label], spec.label, split_label, seed):
                         self.matrix.update((spec.label, split_label, seed, sample_id, m, sc) for m, sc in every_cell)
                         missing = {
                             (metric, scope) for metric, scope in matrix_cells
@@ -338,6 +356,17 @@ class Runner:
         if self.stage == "generate":
             return self._finalize_generated(splits, selected)
         return self._finalize()
+
+    def _safe_ids(self, sample_ids: list[str], label: str, split_label: str, seed: int) -> list[str]:
+        """The ids that can name a file; the others are recorded and left out, before any write."""
+        ids = []
+        for sample_id in sample_ids:
+            try:
+                ids.append(check_path_component(sample_id, "sample id"))
+            except UnsafeNameError as err:
+                self.store.record_failure(adapter=label, split=split_label, seed=seed, sample=str(sample_id),
+                                          stage="sample-id", error=f"split {split_label!r}: {err}")
+        return ids
 
     # -- generation --------------------------------------------------------------
     def _generate_missing(self, spec: ComponentSpec, splits: dict[str, Split], jobs: list, bar: tqdm) -> None:
@@ -370,10 +399,37 @@ class Runner:
                     ids = [i for s, k, i in missing if s == split_label and k == seed]
                     bar.set_postfix_str(f"generate {spec.label} / {split_label} / seed {seed}")
                     for batch in _batches(ids, batch_size):
+                        if spec.label in self._hung:
+                            self._record_abandoned(spec.label, split_label, seed, batch)
+                            continue
                         samples = self._load_samples(splits[split_label], spec.label, split_label, seed, batch, "generate")
                         self._generate_batch(adapter, spec.label, split_label, seed, samples)
+            self._record_adapter(spec.label, adapter)  # again: with the notes it made while generating (`folder` conversions)
         finally:
+            self._close(adapter, spec.label)
+
+    def _close(self, adapter: Adapter, label: str) -> None:
+        """Close the adapter.
+
+        An adapter whose `generate` hung is still in use by that call's thread: it is
+        closed under the same deadline, so a close that blocks on it cannot hang the run.
+        """
+        if label not in self._hung:
             adapter.close()
+            return
+        try:
+            _call_with_deadline(adapter.close, self.config.generate_timeout)
+        except Exception as err:  # the thread still holds it: said, and the run goes on
+            logger.error("adapter %s could not be closed after its timeout: %s", label, err)
+
+    def _record_abandoned(self, label: str, split_label: str, seed: int, ids: list[str]) -> None:
+        for sample_id in ids:
+            self.store.record_failure(
+                adapter=label, split=split_label, seed=seed, sample=sample_id, stage="generate",
+                error=f"GenerateTimeout: adapter {label!r}, sample {sample_id!r}: not generated, since the adapter timed out "
+                      f"on an earlier batch of this run (--generate-timeout {self.config.generate_timeout:g} s) and was "
+                      "abandoned; run again with --resume to retry",
+            )
 
     def _has_readable_video(self, label: str, split_label: str, seed: int, sample_id: str) -> bool:
         path = self.store.video_path(label, split_label, seed, sample_id)
@@ -392,6 +448,8 @@ class Runner:
             try:
                 samples.append(split.get(sample_id))
             except Exception as err:  # recorded; the other samples go on
+                if is_disk_full(err):
+                    raise  # a clip cache that cannot be written: the run stops cleanly, resumable
                 self.store.record_failure(
                     adapter=label, split=split_label, seed=seed, sample=sample_id, stage=f"load-sample ({stage})",
                     error=f"{type(err).__name__}: {err}",
@@ -399,6 +457,15 @@ class Runner:
         return samples
 
     def _generate_batch(self, adapter: Adapter, label: str, split_label: str, seed: int, samples: list[Sample]) -> None:
+        for sample in [s for s in samples if not s.prompt.strip()]:
+            self.store.record_failure(
+                adapter=label, split=split_label, seed=seed, sample=sample.id, stage="generate",
+                error=f"EmptyPrompt: adapter {label!r}, sample {sample.id!r}: the sample's prompt is {sample.prompt!r}, "
+                      f"so there is no action text to condition on or score against; fix split {split_label!r}'s annotation",
+            )
+        samples = [s for s in samples if s.prompt.strip()]
+        if not samples:
+            return
         requests = [make_request(sample, adapter.capabilities, seed, self.config.num_frames) for sample in samples]
         timing_rows, finished = [], []
         for sample, request, (video, timing, error, batch) in zip(samples, requests, self._generate(adapter, label, requests)):
@@ -440,14 +507,23 @@ class Runner:
         timer = DeviceTimer()
         try:
             with timer:
-                videos = adapter.generate(requests)
+                videos = _call_with_deadline(lambda: adapter.generate(requests), self.config.generate_timeout)
             if len(videos) != len(requests):
                 raise AdapterOutputError(f"adapter {label!r} returned {len(videos)} videos for {len(requests)} requests")
             per_clip = timer.per_clip(len(requests))
             return [(video, per_clip, None, len(requests)) for video in videos]
+        except GenerateTimeout as err:  # not retried one by one: each would hang again
+            self._hung.add(label)
+            logger.error("adapter %s: %s; abandoning it for this run", label, err)
+            ids = ", ".join(repr(r.sample_id) for r in requests)
+            return [(None, None, f"GenerateTimeout: adapter {label!r}, sample {r.sample_id!r}: {err} (batch {ids}); "
+                     "the adapter was abandoned for this run", len(requests)) for r in requests]
         except Exception as batch_error:  # each request is retried alone; its own failure is recorded
+            if is_disk_full(batch_error):
+                raise  # not the adapter's fault: the run stops cleanly (see `hcvg.atomic.DiskFullError`)
             if len(requests) == 1:
-                return [(None, None, f"{type(batch_error).__name__}: {batch_error}", 1)]
+                where = f"adapter {label!r}, sample {requests[0].sample_id!r}"
+                return [(None, None, f"{type(batch_error).__name__}: {where}: {batch_error}", 1)]
             logger.warning("adapter %s failed on a batch (%s); retrying one by one", label, batch_error)
         return [self._generate(adapter, label, [request])[0] for request in requests]
 
@@ -733,6 +809,38 @@ def merge_matrices(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, Any
 
 def _component_key(component: Any, key: str) -> str:
     return component[key] if isinstance(component, dict) else str(component)
+
+
+def _call_with_deadline(call: Any, timeout: float | None) -> Any:
+    """``call()``, or `GenerateTimeout` once ``timeout`` seconds pass (None: no deadline).
+
+    The call runs in a daemon thread, so a call that never returns neither blocks this
+    one nor keeps the process alive at exit. Python cannot stop a thread, so a timed-out
+    call keeps running: the caller must not use what it was using again.
+
+    Raises:
+        GenerateTimeout: The call did not return in time.
+        Exception: Whatever ``call`` raised.
+    """
+    if timeout is None:
+        return call()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as err:  # handed to the waiting thread, which raises it
+            outcome["error"] = err
+
+    worker = threading.Thread(target=target, name="hcvg-generate", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise GenerateTimeout(f"did not return within {timeout:g} s (--generate-timeout); a thread cannot be stopped, "
+                              "so the call was left running")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:

@@ -237,7 +237,7 @@ def validate_video(video: Any, request: GenerationRequest, adapter: str) -> np.n
 
     Raises:
         AdapterOutputError: Naming the sample and adapter, on a wrong type, dtype,
-            shape, or NaN values.
+            shape, or NaN / inf values.
     """
     where = f"adapter {adapter!r}, sample {request.sample_id!r}"
     if isinstance(video, SampleFailure):
@@ -245,8 +245,10 @@ def validate_video(video: Any, request: GenerationRequest, adapter: str) -> np.n
     if not isinstance(video, np.ndarray):
         raise AdapterOutputError(f"{where}: returned {type(video).__name__}, expected a numpy uint8 array")
     if video.dtype != np.uint8:
-        if np.issubdtype(video.dtype, np.floating) and np.isnan(video).any():
-            raise AdapterOutputError(f"{where}: output contains NaN")
+        if np.issubdtype(video.dtype, np.floating) and not np.isfinite(video).all():
+            nan, inf = int(np.isnan(video).sum()), int(np.isinf(video).sum())
+            raise AdapterOutputError(f"{where}: output contains NaN ({nan} values) or inf ({inf} values), "
+                                     f"dtype {video.dtype}; return uint8 frames in [0, 255]")
         raise AdapterOutputError(f"{where}: returned dtype {video.dtype}, expected uint8 in [0, 255]")
     expected = (request.num_frames, *request.size, 3)
     if video.shape != expected:

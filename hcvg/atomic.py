@@ -13,13 +13,53 @@ where a kill can cut at most the line being written; readers skip such a line.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from hcvg.errors import UserError
+
 if TYPE_CHECKING:  # pandas is imported only by the parquet writer
     import pandas as pd
+
+
+# errno values that mean "no room left": the device is full, or the user's quota is.
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class DiskFullError(UserError, OSError):
+    """A write ran out of space; nothing was half-written, and the run resumes once space is freed.
+
+    Attributes:
+        path: The file that was being written.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], cause: BaseException | None = None):
+        self.path = Path(path)
+        detail = f" ({cause})" if cause is not None else ""
+        super().__init__(
+            errno.ENOSPC,
+            f"disk full while writing {self.path}{detail}; nothing was half-written: free space and run the same "
+            "command with --resume",
+        )
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` says the disk (or quota) is full.
+
+    Writers name it differently: Python's ``OSError`` carries ``errno.ENOSPC``; PyAV's
+    and pyarrow's errors may carry only FFmpeg's or the OS's text.
+    """
+    if isinstance(err, DiskFullError):
+        return True
+    if isinstance(err, OSError) and err.errno in _NO_SPACE:
+        return True
+    return isinstance(err, (OSError, RuntimeError)) and ("No space left on device" in str(err) or "Disk quota exceeded" in str(err))
 
 
 def temporary_path(path: Path) -> Path:
@@ -67,15 +107,23 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
 
     Returns:
         ``path``.
+
+    Raises:
+        DiskFullError: If the disk (or quota) filled up; the temporary file is removed
+            and ``path`` is untouched, so the caller can stop cleanly and resume later.
     """
     path = Path(path)
-    make_folders(path.parent)
     tmp = temporary_path(path)
     try:
+        make_folders(path.parent)  # inside the try: a full disk can refuse the folder too
         write(tmp)
         with open(tmp, "rb") as handle:  # the data must be on disk before the name is
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except Exception as err:
+        if is_disk_full(err) and not isinstance(err, DiskFullError):
+            raise DiskFullError(path, err) from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     fsync_directory(path.parent)

@@ -95,12 +95,17 @@ class VideoInfo:
         frames_source: Where ``expected_frames`` comes from, in words for a message:
             ``"the container's frame count"`` (MP4, AVI store one) or ``"its duration
             2.000 s × 8 fps"`` (Matroska and WebM store only the duration).
+        bits: The deepest colour component's bits (8; 10, 12 or 16 for deep formats
+            such as ``yuv420p10le``, ``rgb48le``, ``gray16le``).
+        alpha: The pixel format carries an alpha channel (``rgba``, ``yuva420p``).
     """
 
     pix_fmt: str
     channels: int
     expected_frames: int | None
     frames_source: str | None
+    bits: int = 8
+    alpha: bool = False
 
     @property
     def grayscale(self) -> bool:
@@ -111,20 +116,24 @@ class VideoInfo:
 def _stream_info(container: av.container.InputContainer) -> VideoInfo:
     stream = container.streams.video[0]
     pix_fmt = stream.codec_context.pix_fmt or "unknown"
+    bits, alpha = 8, False
     try:
         fmt = av.VideoFormat(pix_fmt)
         # A palette (GIF's pal8) holds colour behind its single index plane.
         channels = 3 if fmt.has_palette or fmt.is_rgb else sum(1 for c in fmt.components if not c.is_alpha)
-    except ValueError:  # a format PyAV does not know: taken as colour; `folder` still checks the frames for R = G = B
+        bits = max((c.bits for c in fmt.components if not c.is_alpha), default=8)
+        alpha = any(c.is_alpha for c in fmt.components)
+    except ValueError:  # a format PyAV does not know: taken as 8-bit colour; `folder` still checks the frames for R = G = B
         channels = 3
+    depth = {"bits": bits, "alpha": alpha}
     if stream.frames:
-        return VideoInfo(pix_fmt, channels, int(stream.frames), "the container's frame count")
+        return VideoInfo(pix_fmt, channels, int(stream.frames), "the container's frame count", **depth)
     rate = stream.average_rate or stream.guessed_rate
     seconds = _stream_seconds(container, stream)
     if rate and seconds:
         expected = round(seconds * float(rate))
-        return VideoInfo(pix_fmt, channels, expected, f"its duration {seconds:.3f} s × {float(rate):g} fps")
-    return VideoInfo(pix_fmt, channels, None, None)
+        return VideoInfo(pix_fmt, channels, expected, f"its duration {seconds:.3f} s × {float(rate):g} fps", **depth)
+    return VideoInfo(pix_fmt, channels, None, None, **depth)
 
 
 def _stream_seconds(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
@@ -177,7 +186,11 @@ def _truncated(path: Path, decoded: int, info: VideoInfo) -> str:
     )
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+# What `read_video` can decode to: FFmpeg's pixel format → channels of the array.
+READ_FORMATS = {"rgb24": 3, "rgba": 4, "rgb48le": 3}
+
+
+def read_video(path: str | Path, max_frames: int | None = None, pixel_format: str = "rgb24") -> np.ndarray:
     """Decode a video (any format FFmpeg reads, GIF included) to RGB frames.
 
     A file that ends before the frames its container declares (a copy cut short, a
@@ -187,15 +200,23 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     Args:
         path: The video file.
         max_frames: Stop after this many frames (the truncation check is then skipped).
+        pixel_format: What to decode to: ``"rgb24"`` (FFmpeg drops any alpha and keeps
+            the top 8 bits of deeper formats), ``"rgba"`` (keeps alpha) or
+            ``"rgb48le"`` (16 bits a channel, for deep formats). `probe_video` tells
+            which a file needs (``VideoInfo.alpha``, ``VideoInfo.bits``).
 
     Returns:
-        uint8 ``[T, H, W, 3]`` RGB; a grayscale stream's one channel is repeated
-        (`probe_video` tells such a stream apart).
+        uint8 ``[T, H, W, 3]`` RGB (``[T, H, W, 4]`` RGBA for ``"rgba"``; uint16 for
+        ``"rgb48le"``); a grayscale stream's one channel is repeated (`probe_video`
+        tells such a stream apart).
 
     Raises:
         VideoReadError: If the file is missing, empty (0 bytes), unreadable, corrupt,
             truncated or holds no frames.
+        ValueError: If ``pixel_format`` is not one of `READ_FORMATS`.
     """
+    if pixel_format not in READ_FORMATS:
+        raise ValueError(f"read_video: pixel_format must be one of {', '.join(READ_FORMATS)}; got {pixel_format!r}")
     path = _existing_video(path)
     frames = []
     info: VideoInfo | None = None
@@ -205,7 +226,7 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
                 raise VideoReadError(f"{path}: the file has no video stream")
             info = _stream_info(container)
             for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(frame.to_ndarray(format=pixel_format))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
     except VideoReadError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import sys
 import types
 from pathlib import Path
@@ -56,7 +55,7 @@ def test_checkpoint_loads_by_its_own_keys_despite_pickled_training_state(tmp_pat
             "state_dict": {"module." + k: v for k, v in model.state_dict().items()},
             "config": fake.ConfigParser(),
         }
-        torch.save(checkpoint, tmp_path / "egovlp.pth", pickle_protocol=pickle.HIGHEST_PROTOCOL)
+        torch.save(checkpoint, tmp_path / "egovlp.pth")  # torch.save's default protocol, as EgoVLP's trainer saved it
     finally:
         del sys.modules["parse_config"]
     state = load_egovlp_state_dict(tmp_path / "egovlp.pth")

@@ -124,6 +124,6 @@ def test_a_sample_without_motion_area_exports_null_and_no_mask(tmp_path):
 
 def test_an_id_that_cannot_name_a_file_is_refused(tmp_path):
     context = np.zeros((8, 8, 3), np.uint8)
-    sample = Sample("../escape", "mine", "p", context, context[None])
-    with pytest.raises(InvalidInputError, match="cannot name a file"):
+    with pytest.raises(InvalidInputError, match="cannot name a file"):  # refused by the Sample itself, before any export
+        sample = Sample("../escape", "mine", "p", context, context[None])
         export_inputs(InMemorySplit("mine", [sample]), tmp_path, num_frames=1)

@@ -51,9 +51,11 @@ class CommandAdapter(Adapter):
     Args:
         command: The command line, with placeholders ``{manifest}``, ``{out_dir}``,
             ``{work_dir}`` (the batch's) and ``{python}``, ``{repo}``, ``{ckpt}``,
-            ``{config}``, ``{ae_ckpt}`` (these options). Split with shlex, each
-            argument filled separately (no quoting needed); through ``/bin/sh`` with
-            ``shell=true`` (the values are then shell-quoted). Not with ``preset``.
+            ``{config}``, ``{ae_ckpt}`` (these options). Split with shlex into an argv
+            list, each argument filled separately (no quoting needed), and run without
+            a shell: a benchmark runs other people's prompts, so nothing a sample holds
+            ever reaches a command line (prompts travel only in the manifest). Wrap a
+            pipeline in a script of your own. Not with ``preset``.
         preset: A baseline's upstream command line (`adapters.command.presets.PRESETS`):
             dynamicrafter, dynamicrafter-512, opensora, avdc, lfdm, handi-inference.
         repo: The baseline's repository checkout (presets need it).
@@ -68,7 +70,6 @@ class CommandAdapter(Adapter):
         env: ``KEY=VALUE`` items added to the inherited environment.
         work_dir: Where batch folders are made (default: the system's temp dir).
         keep_work: Keep each batch folder (manifest, inputs, outputs, logs) afterwards.
-        shell: Run ``command`` through ``/bin/sh -c``.
         text_only: The program is text-to-video: the manifest has no context frames.
         needs_mask: Give the program the ground-truth motion area (an oracle input).
         deterministic: The program gives the same videos for the same seeds
@@ -105,7 +106,6 @@ class CommandAdapter(Adapter):
         env: tuple[str, ...] = (),
         work_dir: Path | None = None,
         keep_work: bool = False,
-        shell: bool = False,
         text_only: bool | None = None,
         needs_mask: bool = False,
         deterministic: bool = False,
@@ -133,7 +133,6 @@ class CommandAdapter(Adapter):
         if batch_size < 1:
             raise InvalidInputError(f"command adapter: batch_size must be >= 1; got {batch_size}")
         self.command = command
-        self.shell = shell
         self.timeout = float(timeout)
         self.env = _parse_env(env)
         self.work_dir = Path(work_dir) if work_dir is not None else None
@@ -195,8 +194,6 @@ class CommandAdapter(Adapter):
         if "{manifest}" not in command and "{work_dir}" not in command:
             raise InvalidInputError("command adapter: the command must name {manifest} (or {work_dir}), or the program "
                                     "cannot find its requests")
-        if self.shell:
-            return
         try:
             tokens = shlex.split(command)
         except ValueError as err:
@@ -245,7 +242,7 @@ class CommandAdapter(Adapter):
         options: dict[str, Any] = {
             "command": self.command, "preset": self.preset.name if self.preset else None,
             "values": self._used_values(), "upstream_args": self.upstream_args, "text": self.text,
-            "timeout": self.timeout, "env": sorted(self.env), "shell": self.shell, "fps": self.fps,
+            "timeout": self.timeout, "env": sorted(self.env), "fps": self.fps,
             "work_dir": str(self.work_dir) if self.work_dir else None, "keep_work": self.keep_work,
         }
         if self.preset is not None:
@@ -276,7 +273,7 @@ class CommandAdapter(Adapter):
             try:
                 result = run_program(
                     argv, cwd=cwd, env={**os.environ, **self.env}, timeout=self.timeout, stdout=folder.stdout,
-                    stderr=folder.stderr, shell=self.shell, tail_chars=self.stderr_chars,
+                    stderr=folder.stderr, tail_chars=self.stderr_chars,
                 )
             except OSError as err:  # e.g. removed since construction: every sample fails, the run goes on
                 result = ProgramResult(returncode=None, timed_out=False, seconds=0.0,
@@ -297,13 +294,11 @@ class CommandAdapter(Adapter):
     def _batch_values(self, folder: BatchFolder) -> dict[str, str]:
         return {**self.values, "manifest": str(folder.manifest), "out_dir": str(folder.out_dir), "work_dir": str(folder.root)}
 
-    def _argv(self, folder: BatchFolder) -> tuple[list[str] | str, Path]:
+    def _argv(self, folder: BatchFolder) -> tuple[list[str], Path]:
         values = self._batch_values(folder)
         if self.preset is not None:
             return [render(token, values) for token in shlex.split(PRESET_COMMAND)], folder.root
         assert self.command is not None
-        if self.shell:
-            return render(self.command, {k: shlex.quote(v) for k, v in values.items()}), folder.root
         return [render(token, values) for token in shlex.split(self.command)], folder.root
 
     def _write_job(self, folder: BatchFolder) -> None:

@@ -3,7 +3,8 @@
 The program's stdout and stderr go to files, not pipes: a program that writes more
 than a pipe buffer holds, while nobody reads, would otherwise block forever. On the
 deadline the whole process group is killed, so a launcher's children (``torchrun``'s
-workers, a shell's pipeline) die with it.
+workers) die with it. There is no shell: ``argv`` is a list, so no argument
+is ever parsed by ``/bin/sh``.
 """
 
 from __future__ import annotations
@@ -57,26 +58,24 @@ class ProgramResult:
 
 
 def run_program(
-    argv: Sequence[str] | str,
+    argv: Sequence[str],
     *,
     cwd: Path,
     env: Mapping[str, str],
     timeout: float,
     stdout: Path,
     stderr: Path,
-    shell: bool = False,
     tail_chars: int = 2000,
 ) -> ProgramResult:
     """Run ``argv`` to completion or until ``timeout`` seconds have passed.
 
     Args:
-        argv: The command, one item per argument (or one string for ``shell=True``).
+        argv: The command, one item per argument (never parsed by a shell).
         cwd: Working directory.
         env: The complete environment of the program.
         timeout: Seconds before the process group is killed.
         stdout: File receiving the program's stdout.
         stderr: File receiving the program's stderr (its tail is returned).
-        shell: Run ``argv`` (a string) with ``/bin/sh -c``.
         tail_chars: How much of stderr's end to return.
 
     Returns:
@@ -85,11 +84,13 @@ def run_program(
     Raises:
         OSError: If the program cannot be started (no such file, not executable).
     """
+    if isinstance(argv, (str, bytes)):
+        raise TypeError(f"run_program takes an argv list, not a command string ({argv!r}); no shell parses it")
     start = time.monotonic()
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            shell=shell, start_new_session=True,  # its own process group, to kill as one on the deadline
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            shell=False, start_new_session=True,  # its own process group, to kill as one on the deadline
         )
         timed_out = False
         try:

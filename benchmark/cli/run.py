@@ -97,7 +97,7 @@ def _ensure_demo_assets() -> None:
 
 
 # The flags of `hcvg run` that are matrix keys (argparse dest = key).
-MATRIX_FLAGS = ("out", "adapters", "splits", "metrics", "extractors", "scopes", "seeds", "batch_size", "previews")
+MATRIX_FLAGS = ("out", "adapters", "splits", "metrics", "extractors", "scopes", "seeds", "batch_size", "previews", "generate_timeout")
 
 
 class RunCommand(Subcommand):
@@ -122,8 +122,8 @@ accepted. `label=` names the adapter in tables (so one adapter, e.g. `folder`, c
 appear twice); a label may hold brackets with commas: label=handi[mask=stage1,hrl=on].
 
 --config FILE reads a YAML matrix with the keys out, adapters, splits, metrics,
-extractors, scopes, seeds, batch_size, previews, num_frames, size, bootstrap_resamples
-and confidence; a component there is a NAME:key=value string or a mapping
+extractors, scopes, seeds, batch_size, previews, num_frames, size, bootstrap_resamples,
+confidence and generate_timeout; a component there is a NAME:key=value string or a mapping
 {name: folder, label: my-model, options: {root: outputs/my_model}}, and extractors map
 a name to its options ({inception-pool3: {mode: clean}}). Flags given beside --config
 replace the file's value of that key; the run is the same as the one the flags alone
@@ -179,6 +179,11 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         parser.add_argument("--previews", action="store_true", default=None, help="also write MP4 previews of generated clips")
         parser.add_argument("--stage", choices=list(STAGES), default="all", help="generate (videos only), score (stored videos only) or all (default)")
         parser.add_argument("--shard", type=_shard, default=None, metavar="I/N", help="compute only shard I of N (0-based, e.g. 0/4); merge the shards with `hcvg merge`")
+        parser.add_argument(
+            "--generate-timeout", type=float, default=None, metavar="SECONDS",
+            help="seconds one adapter batch may take; a batch past it is recorded as failed and that adapter is "
+                 "abandoned for this invocation (default: wait forever)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def config_from(self, args: argparse.Namespace) -> RunConfig:

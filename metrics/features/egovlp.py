@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from hcvg.assets import Asset, resolve_asset
-from hcvg.errors import require
+from hcvg.errors import UserError, require
 from metrics.features.torch_runtime import FrozenModel, autocast, default_device, numerics
 from metrics.features.backbone_assets import DISTILBERT_VOCAB, EGOVLP_EGO4D, EGOVLP_EPIC
 from metrics.features.base import FeatureExtractor
@@ -275,30 +275,76 @@ class FrozenInTime(ModelMixin, ConfigMixin):
 # -- checkpoints -----------------------------------------------------------------------
 
 
-class _Opaque:
-    """Stands in for a class the checkpoint pickled but this process cannot import."""
+class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
+    """A checkpoint pickles objects beyond tensors and the allowlisted training state: it is not loaded."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        pass
+
+class _ConfigParserStandIn:
+    """Takes the place of EgoVLP's ``parse_config.ConfigParser`` when unpickling: holds its state, runs nothing."""
 
     def __setstate__(self, state: Any) -> None:
         self.__dict__["_state"] = state
 
 
-class _TolerantUnpickler(pickle.Unpickler):
-    # EgoVLP checkpoints are whole training states: besides "state_dict" they pickle the
-    # run's ConfigParser (EgoVLP's parse_config module), which is not importable here.
-    def find_class(self, module: str, name: str) -> Any:
+def _checkpoint_globals() -> list[Any]:
+    """Exactly the globals an official EgoVLP checkpoint pickles besides tensors and containers.
+
+    ``egovlp.pth`` / ``epic_mir_plus.pth`` are whole training states (EgoVLP's
+    ``trainer/base_trainer.py`` ``_save_checkpoint``): ``arch``, ``epoch``,
+    ``state_dict``, ``optimizer``, ``monitor_best`` and ``config``, the run's
+    ``parse_config.ConfigParser``, whose attributes hold ``pathlib.PosixPath`` folders.
+    The parser is not importable here, and must not be: it is replaced by an inert
+    stand-in that keeps its state. ``monitor_best`` may be a NumPy scalar, which
+    pickles as ``numpy.core.multiarray.scalar`` with its dtype. Anything else in the
+    pickle is refused by ``torch.load(weights_only=True)``.
+    """
+    from numpy.dtypes import Float32DType, Float64DType
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # NumPy < 2
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    # Each under the name the pickle gives it: NumPy 2 moved numpy.core to numpy._core.
+    return [
+        (_ConfigParserStandIn, "parse_config.ConfigParser"),
+        (Path().__class__, "pathlib.PosixPath"),
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),
+        np.dtype,
+        Float64DType,
+        Float32DType,
+    ]
+
+
+def load_egovlp_checkpoint(path: str | Path) -> Any:
+    """Unpickle an EgoVLP checkpoint with ``torch.load(weights_only=True)`` and the allowlist above.
+
+    Raises:
+        UnsafeCheckpointError: If the pickle names any other global (a class or function
+            it would call): the message lists them. Nothing of the checkpoint runs.
+    """
+    try:
+        with torch.serialization.safe_globals(_checkpoint_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
         try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return _Opaque
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # an unreadable archive: the unpickler's own reason says why
+            unsafe = []
+        allowed = {name for entry in _checkpoint_globals() if isinstance(entry, tuple) for name in [entry[1]]}
+        unsafe = [name for name in unsafe if name not in allowed]
+        what = (f"pickles globals beyond tensors and an official EgoVLP checkpoint's training state ({', '.join(unsafe)}); "
+                "unpickling them could run code" if unsafe else "cannot be unpickled safely (weights only)")
+        raise UnsafeCheckpointError(
+            f"{path}: refused to load: the checkpoint {what}. Load it only if you trust it, save its 'state_dict' "
+            f"alone (torch.save(ckpt['state_dict'], ...)) and pass that file instead{_unpickler_reason(err)}"
+        ) from err
 
 
-class _TolerantPickle:
-    Unpickler = _TolerantUnpickler
-    load = pickle.load
-    __name__ = "hcvg_tolerant_pickle"
+def _unpickler_reason(err: Exception) -> str:
+    """The one line of torch's long weights-only message that says what was refused."""
+    lines = [line.strip() for line in str(err).splitlines() if "WeightsUnpickler error" in line]
+    return f" ({lines[0]})" if lines else ""
 
 
 def load_egovlp_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -311,8 +357,12 @@ def load_egovlp_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Returns:
         The state dict with the ``module.`` prefix removed and transformers' legacy
         ``text_model.embeddings.position_ids`` buffer dropped.
+
+    Raises:
+        UnsafeCheckpointError: If the file pickles anything an official checkpoint does
+            not (`load_egovlp_checkpoint`).
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TolerantPickle)
+    checkpoint = load_egovlp_checkpoint(path)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
     out = {k.removeprefix("module."): v for k, v in state.items()}
     out.pop("text_model.embeddings.position_ids", None)
