@@ -1,0 +1,442 @@
+"""Data-parallel `hcvg run` on one node: ``torchrun`` / ``accelerate launch`` ranks as shards of one run.
+
+Launched as ``torchrun --nproc-per-node N -m benchmark.cli.main run ... --out RUN`` (or
+``accelerate launch --num_processes N -m benchmark.cli.main run ...``), every process
+reads its place from the environment the launcher sets (``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``). With ``WORLD_SIZE > 1``:
+
+1. Each rank joins a ``torch.distributed`` process group (gloo on CPU; nccl when every
+   rank has a GPU, with ``cuda:LOCAL_RANK`` as its device) plus a gloo group for
+   control, so that ``monitored_barrier`` (gloo only) can name a missing rank.
+2. Rank ``r`` runs the matrix as ``--shard r/N`` (`benchmark.sharding`: a stable hash of
+   split label and sample id, so a resume with the same N sees the same samples) into
+   its own run directory ``RUN/ranks/rank-r-of-N/``.
+3. When all ranks are done, rank 0 alone merges those directories into ``RUN`` with
+   `benchmark.run_merge.merge_runs` — per-sample scores copied, FID/FVD reduced from
+   the ranks' sum states — and writes summary and leaderboard; the others wait.
+
+**Why one directory per rank** rather than every rank writing into ``RUN``: each rank
+then owns its directory alone — its run config, failures.jsonl, ledger parts, feature
+cache and (once the run store has one) its run lock — so no two processes ever write
+one file and no rank waits on another's lock. The rank directories are exactly the
+directories of ``--shard r/N`` jobs, so one node and a cluster share one code path and
+one merge (the videos are hard-linked into ``RUN``, not copied). ``RUN`` itself is a
+complete run directory; it is rebuilt from the rank directories by every invocation.
+
+**A rank that dies must not hang the others.** A rank that finishes waits for the
+others' status files (``RUN/ranks/status/<attempt>/``) while watching their heartbeats
+(a counter each rank rewrites every few seconds): a rank whose heartbeat has not moved
+for ``timeout`` seconds is dead, and every survivor stops with `DistributedRunError`
+naming it. A live rank that is merely slower (more or larger samples) is waited for as
+long as it works. The barriers themselves use ``monitored_barrier`` with the same
+timeout, and the process group is created with it, so no collective waits forever.
+A rank that raises (a usage error, a mismatched resume) writes its error as its status,
+so the others stop at once, quoting it. Note that ``torchrun`` (and so ``accelerate
+launch``) also tears the whole group down as soon as one worker exits non-zero; the
+heartbeat covers the cases it does not see: a rank that exits 0 too early, or a group
+started by hand or by another launcher.
+
+Resuming: ``--resume`` with the same number of ranks resumes every rank directory and
+merges again; another number of ranks is refused (a shard keeps its samples for good).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from benchmark.run_config import RunConfig
+from benchmark.run_store import CONFIG_FILE, RunStore
+from benchmark.runner import Runner, RunResult
+from benchmark.sharding import Shard
+from hcvg.atomic import atomic_write_bytes
+from hcvg.errors import InvalidInputError, UserError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 1800.0  # the longest a rank waits for a peer that stopped showing signs of life
+RANKS_DIR = "ranks"  # RUN/ranks/rank-<r>-of-<N>/ : one shard run directory per rank
+STATUS_DIR = "status"  # RUN/ranks/status/<attempt>/{rank-<r>.json, rank-<r>.alive, merged.json}
+CONFIG_KEY = "distributed"  # the key of RUN's run config that marks it as a merge of ranks
+
+
+class DistributedRunError(UserError, RuntimeError):
+    """A rank failed, died or stopped answering; the message names it."""
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """This process's place in a launcher's group, read from the environment.
+
+    Attributes:
+        rank: Global rank, 0 … world_size - 1 (``RANK``).
+        world_size: Number of processes (``WORLD_SIZE``).
+        local_rank: Rank on this node, the index of its GPU (``LOCAL_RANK``).
+    """
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "DistributedContext | None":
+        """The context torchrun / accelerate launch set, or None outside a group of more than one process.
+
+        Raises:
+            InvalidInputError: ``WORLD_SIZE > 1`` but ``RANK``, ``MASTER_ADDR`` or
+                ``MASTER_PORT`` is missing or malformed.
+        """
+        env = os.environ if environ is None else environ
+        if int(_integer(env, "WORLD_SIZE", "1")) <= 1:
+            return None
+        world = _integer(env, "WORLD_SIZE")
+        rank = _integer(env, "RANK")
+        local = _integer(env, "LOCAL_RANK", str(rank))
+        missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not env.get(name)]
+        if missing:
+            raise InvalidInputError(
+                f"WORLD_SIZE={world} but {', '.join(missing)} is not set; launch with "
+                "`torchrun --nproc-per-node N -m benchmark.cli.main run ...` (it sets them)"
+            )
+        if not 0 <= rank < world:
+            raise InvalidInputError(f"RANK={rank} is outside 0 … WORLD_SIZE-1 = {world - 1}")
+        return cls(rank, world, local)
+
+    @property
+    def shard(self) -> Shard:
+        """The samples this rank computes."""
+        return Shard(self.rank, self.world_size)
+
+
+def _integer(env: Mapping[str, str], name: str, default: str | None = None) -> int:
+    text = env.get(name, default)
+    try:
+        return int(str(text))
+    except ValueError:
+        raise InvalidInputError(f"environment variable {name}={text!r} is not an integer") from None
+
+
+def rank_dir(out: str | Path, rank: int, world_size: int) -> Path:
+    """Rank ``rank``'s own run directory inside the run directory ``out``."""
+    return Path(out) / RANKS_DIR / f"rank-{rank}-of-{world_size}"
+
+
+# -- the process group ----------------------------------------------------------------
+
+
+class ProcessGroup:
+    """The torch.distributed group of one run, with a gloo control group and heartbeats.
+
+    Args:
+        context: This process's rank and world size.
+        status_root: The directory where ranks leave status and heartbeat files
+            (shared by every rank: the run directory is on one file system).
+        timeout: Seconds after which a silent peer counts as dead; also the process
+            group's and every barrier's timeout.
+        heartbeat_every: Seconds between two heartbeats (default: a tenth of the
+            timeout, at most 5 s).
+    """
+
+    def __init__(self, context: DistributedContext, status_root: Path, timeout: float, heartbeat_every: float | None = None):
+        if timeout <= 0:
+            raise InvalidInputError(f"--dist-timeout {timeout}: give a positive number of seconds")
+        self.context = context
+        self.timeout = float(timeout)
+        self.heartbeat_every = heartbeat_every or min(5.0, self.timeout / 10)
+        self.status_root = Path(status_root)
+        self.backend = "gloo"
+        self._control: Any = None
+        self._attempt: Path | None = None
+        self._stop = threading.Event()
+        self._beats = 0
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "ProcessGroup":
+        import torch
+        import torch.distributed as dist
+
+        ctx = self.context
+        # nccl only when every rank has its own GPU; otherwise gloo, which runs anywhere.
+        if torch.cuda.is_available() and torch.cuda.device_count() > ctx.local_rank:
+            torch.cuda.set_device(ctx.local_rank)
+            self.backend = "nccl"
+        dist.init_process_group(
+            self.backend, rank=ctx.rank, world_size=ctx.world_size, timeout=timedelta(seconds=self.timeout)
+        )
+        # monitored_barrier exists on gloo only: barriers and the attempt's name go through it.
+        self._control = dist.new_group(backend="gloo", timeout=timedelta(seconds=self.timeout)) if self.backend != "gloo" else None
+        # One attempt directory per invocation, named by rank 0, so that a status file
+        # left by an earlier (killed) invocation is never read as this one's.
+        token = [uuid.uuid4().hex[:12] if ctx.rank == 0 else None]
+        dist.broadcast_object_list(token, src=0, group=self._control)
+        self._attempt = self.status_root / str(token[0])
+        self._attempt.mkdir(parents=True, exist_ok=True)
+        self._beat()
+        self._thread = threading.Thread(target=self._heartbeat_loop, name="hcvg-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch.distributed as dist
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.heartbeat_every + 1)
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    # -- heartbeats and statuses ----------------------------------------------------
+    def _alive_path(self, rank: int) -> Path:
+        return self._attempt / f"rank-{rank}.alive"
+
+    def _status_path(self, rank: int) -> Path:
+        return self._attempt / f"rank-{rank}.json"
+
+    def _beat(self) -> None:
+        self._beats += 1
+        atomic_write_bytes(self._alive_path(self.context.rank), str(self._beats).encode())
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_every):
+            try:
+                self._beat()
+            except OSError as err:  # a full disk, say: the peers will see this rank as silent, and say so
+                logger.warning("rank %d could not write its heartbeat: %s", self.context.rank, err)
+
+    def post(self, name: str, status: dict[str, Any]) -> None:
+        """Publish this rank's status (``rank-<r>`` or ``merged``) for the others to read."""
+        atomic_write_bytes(self._attempt / f"{name}.json", json.dumps(status, default=str).encode())
+
+    def wait_for(self, names: dict[str, int], what: str) -> dict[str, dict[str, Any]]:
+        """Wait until every status file in ``names`` (status name → the rank that writes it) exists.
+
+        Returns:
+            Status name → its content.
+
+        Raises:
+            DistributedRunError: A rank's heartbeat has not changed for ``timeout``
+                seconds (it died, or hangs), naming the rank and ``what`` it owed.
+        """
+        last_seen: dict[int, tuple[str | None, float]] = {}
+        while True:
+            found = {name: self._attempt / f"{name}.json" for name in names}
+            if all(path.is_file() for path in found.values()):
+                return {name: json.loads(path.read_text()) for name, path in found.items()}
+            now = time.monotonic()
+            for name, rank in names.items():
+                if found[name].is_file():
+                    continue
+                try:
+                    beat = self._alive_path(rank).read_text()
+                except OSError:
+                    beat = None
+                previous = last_seen.get(rank)
+                if previous is None or previous[0] != beat:
+                    last_seen[rank] = (beat, now)
+                elif now - previous[1] > self.timeout:
+                    raise DistributedRunError(
+                        f"rank {rank} of {self.context.world_size} stopped answering while this rank "
+                        f"({self.context.rank}) waited for {what}: no heartbeat for {self.timeout:g} s "
+                        "(--dist-timeout); it died or hangs; see its output above. Fix the cause and rerun "
+                        "with --resume: finished cells are kept"
+                    )
+            time.sleep(min(1.0, self.heartbeat_every))
+
+    def barrier(self, what: str) -> None:
+        """Every rank reaches this point; a rank that does not within ``timeout`` is named.
+
+        Raises:
+            DistributedRunError: monitored_barrier's error (it names the missing ranks).
+        """
+        import torch.distributed as dist
+
+        try:
+            dist.monitored_barrier(group=self._control, timeout=timedelta(seconds=self.timeout), wait_all_ranks=True)
+        except RuntimeError as err:
+            raise DistributedRunError(
+                f"rank {self.context.rank}: the barrier after {what} failed within {self.timeout:g} s (--dist-timeout): "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}"
+            ) from err
+
+    def cleanup(self) -> None:
+        """Rank 0, at the end: remove this attempt's status files (earlier attempts' too)."""
+        shutil.rmtree(self.status_root, ignore_errors=True)
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+RunnerFactory = Callable[..., Runner]
+
+
+def run_distributed(
+    config: RunConfig,
+    context: DistributedContext,
+    resume: bool = False,
+    stage: str = "all",
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    runner: RunnerFactory = Runner,
+) -> RunResult:
+    """Run ``config`` as rank ``context.rank`` of ``context.world_size``; see the module docstring.
+
+    Args:
+        config: The whole matrix; ``config.out`` is the run directory every rank shares.
+        context: This process's rank.
+        resume: Continue the rank directories (and merge again).
+        stage: "all", "generate" (no merge: there is nothing to summarize) or "score".
+        progress: Show rank 0's progress bar (the others never show one).
+        timeout: ``--dist-timeout`` seconds (see `ProcessGroup`).
+        runner: Builds the `Runner` (tests pass one with fresh registries).
+
+    Returns:
+        On rank 0, the merged run (``stage="generate"``: the clip counts of all ranks); on
+        the others, a result with the same counts and this rank's own store.
+
+    Raises:
+        DistributedRunError: A rank failed (quoting its error), died or hung.
+        UserError: ``config.out`` holds a single-process run, or one of another number of ranks.
+    """
+    out = Path(config.out)
+    check_distributed_out(out, context.world_size)
+    own = rank_dir(out, context.rank, context.world_size)
+    rank_config = dataclasses.replace(config, out=own)
+    ranks = {f"rank-{r}": r for r in range(context.world_size)}
+    with ProcessGroup(context, out / RANKS_DIR / STATUS_DIR, timeout) as group:
+        try:
+            result = runner(rank_config, resume=resume, progress=progress and context.rank == 0, stage=stage,
+                            shard=context.shard).run()
+            status = {"ok": True, **_counts(result)}
+        except Exception as err:  # said to every rank, then raised here too
+            status = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+            group.post(f"rank-{context.rank}", status)
+            raise
+        group.post(f"rank-{context.rank}", status)
+        statuses = group.wait_for(ranks, "the ranks' results")
+        failed = {name: s["error"] for name, s in statuses.items() if not s["ok"]}
+        if failed:
+            raise DistributedRunError(
+                "the run stopped because " + "; ".join(f"{name} failed: {error}" for name, error in failed.items())
+            )
+        group.barrier("every rank's shard")
+        totals = _sum_counts(statuses.values())
+        if context.rank == 0:
+            try:
+                merged = _merge_ranks(out, context, stage, group.backend, timeout, totals)
+                group.post("merged", {"ok": True})
+            except Exception as err:
+                group.post("merged", {"ok": False, "error": f"{type(err).__name__}: {err}"})
+                raise
+        else:
+            verdict = group.wait_for({"merged": 0}, "rank 0's merge")["merged"]
+            if not verdict["ok"]:
+                raise DistributedRunError(f"rank 0 could not merge the ranks' results: {verdict['error']}")
+            merged = dataclasses.replace(result, **_result_fields(totals, stage))
+        group.barrier("the merge")
+        if context.rank == 0:
+            group.cleanup()
+    return merged
+
+
+def check_distributed_out(out: Path, world_size: int) -> None:
+    """Refuse a run directory that a single process, or another number of ranks, made.
+
+    Raises:
+        DistributedRunError: Naming what ``out`` holds and what to do.
+    """
+    config_path = out / CONFIG_FILE
+    if config_path.is_file():
+        marker = json.loads(config_path.read_text()).get(CONFIG_KEY)
+        if not marker:
+            raise DistributedRunError(
+                f"{out} holds a single-process run; resume it without torchrun, or give the distributed run another --out"
+            )
+        if int(marker["world_size"]) != world_size:
+            raise DistributedRunError(
+                f"{out} was run by {marker['world_size']} ranks, not {world_size}: a rank keeps its samples for good; "
+                f"launch with --nproc-per-node {marker['world_size']}, or choose another --out"
+            )
+    ranks = out / RANKS_DIR
+    others = sorted(p.name for p in ranks.glob("rank-*-of-*") if not p.name.endswith(f"-of-{world_size}")) if ranks.is_dir() else []
+    if others:
+        raise DistributedRunError(
+            f"{ranks} holds the directories of another number of ranks ({', '.join(others)}); launch with that "
+            f"number of processes, or choose another --out"
+        )
+
+
+def _merge_ranks(out: Path, context: DistributedContext, stage: str, backend: str, timeout: float,
+                 totals: dict[str, Any]) -> RunResult:
+    """Rank 0: rebuild ``out`` from the rank directories and mark it as distributed."""
+    from benchmark.run_merge import merge_runs
+
+    roots = [rank_dir(out, r, context.world_size) for r in range(context.world_size)]
+    if stage == "generate":  # nothing is scored, so nothing is merged: the counts say what was stored
+        return RunResult(RunStore(out), _empty(), _empty(), [], stage="generate", **_result_fields(totals, stage))
+    _clear_merged(out)
+    merged = merge_runs(roots, out)
+    store = RunStore(out)
+    config = store.read_config()
+    config[CONFIG_KEY] = {
+        "world_size": context.world_size, "backend": backend, "timeout_s": timeout,
+        "ranks": [str(root.relative_to(out)) for root in roots],
+    }
+    store.write_config(config)
+    return RunResult(store, merged.scores, merged.summary, store.read_failures(), leaderboard=merged.leaderboard,
+                     stage=stage, **_result_fields(totals, stage))
+
+
+def _clear_merged(out: Path) -> None:
+    """Remove what an earlier merge wrote into ``out`` (everything but ``ranks/``): it is rebuilt from the ranks.
+
+    Only a directory marked as a merge of ranks (`check_distributed_out` passed) is cleared.
+    """
+    if not (out / CONFIG_FILE).is_file():
+        return
+    for path in out.iterdir():
+        if path.name == RANKS_DIR:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _counts(result: RunResult) -> dict[str, Any]:
+    return {
+        "generated": result.generated, "computed_cells": result.computed_cells, "matrix_cells": result.matrix_cells,
+        "scored_cells": result.scored_cells, "new_failures": result.new_failures, "skipped_metrics": result.skipped_metrics,
+    }
+
+
+def _sum_counts(statuses: Any) -> dict[str, Any]:
+    totals: dict[str, Any] = {"generated": 0, "computed_cells": 0, "matrix_cells": 0, "scored_cells": 0,
+                              "new_failures": [], "skipped_metrics": {}}
+    for status in statuses:
+        for key in ("generated", "computed_cells", "matrix_cells", "scored_cells"):
+            totals[key] += int(status[key])
+        totals["new_failures"].extend(status["new_failures"])
+        totals["skipped_metrics"].update(status["skipped_metrics"])
+    return totals
+
+
+def _result_fields(totals: dict[str, Any], stage: str) -> dict[str, Any]:
+    return {"generated": totals["generated"], "computed_cells": totals["computed_cells"],
+            "matrix_cells": totals["matrix_cells"], "scored_cells": totals["scored_cells"],
+            "new_failures": list(totals["new_failures"]), "skipped_metrics": dict(totals["skipped_metrics"])}
+
+
+def _empty() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame()
