@@ -131,11 +131,108 @@ def rank_dir(out: str | Path, rank: int, world_size: int) -> Path:
     return Path(out) / RANKS_DIR / f"rank-{rank}-of-{world_size}"
 
 
+# -- statuses and heartbeats --------------------------------------------------------------
+
+
+class StatusBoard:
+    """Status and heartbeat files through which the ranks of one attempt wait for each other.
+
+    Needs no process group: each rank writes ``rank-<r>.alive`` (a counter, rewritten
+    every ``heartbeat_every`` seconds by `start_heartbeat`) and, once done, a status file;
+    a waiting rank reads them. A peer whose counter has not changed for ``timeout``
+    seconds of the reader's own clock is dead (clocks of several machines never compare).
+
+    Args:
+        attempt: The directory of this attempt (one per invocation; every rank sees it).
+        rank: This process's rank.
+        world_size: Number of ranks.
+        timeout: Seconds of silence after which a peer counts as dead.
+        heartbeat_every: Seconds between heartbeats (default: a tenth of the timeout, at most 5 s).
+    """
+
+    def __init__(self, attempt: Path, rank: int, world_size: int, timeout: float, heartbeat_every: float | None = None):
+        if timeout <= 0:
+            raise InvalidInputError(f"--dist-timeout {timeout:g}: give a positive number of seconds")
+        self.attempt = Path(attempt)
+        self.rank = rank
+        self.world_size = world_size
+        self.timeout = float(timeout)
+        self.heartbeat_every = heartbeat_every or min(5.0, self.timeout / 10)
+        self._beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.attempt.mkdir(parents=True, exist_ok=True)
+
+    def alive_path(self, rank: int) -> Path:
+        return self.attempt / f"rank-{rank}.alive"
+
+    def beat(self) -> None:
+        """Write this rank's next heartbeat."""
+        self._beats += 1
+        atomic_write_bytes(self.alive_path(self.rank), str(self._beats).encode())
+
+    def start_heartbeat(self) -> None:
+        """Beat now, then every ``heartbeat_every`` seconds in a daemon thread (it dies with the process)."""
+        self.beat()
+        self._thread = threading.Thread(target=self._heartbeat_loop, name="hcvg-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.heartbeat_every + 1)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_every):
+            try:
+                self.beat()
+            except OSError as err:  # a full disk, say: the peers will see this rank as silent, and say so
+                logger.warning("rank %d could not write its heartbeat: %s", self.rank, err)
+
+    def post(self, name: str, status: dict[str, Any]) -> None:
+        """Publish a status (``rank-<r>`` or ``merged``) for the other ranks to read."""
+        atomic_write_bytes(self.attempt / f"{name}.json", json.dumps(status, default=str).encode())
+
+    def wait_for(self, names: dict[str, int], what: str) -> dict[str, dict[str, Any]]:
+        """Wait until every status in ``names`` (status name → the rank that posts it) is posted.
+
+        Returns:
+            Status name → its content.
+
+        Raises:
+            DistributedRunError: A rank's heartbeat has not changed for ``timeout``
+                seconds (it died, or hangs), naming the rank and ``what`` it owed.
+        """
+        last_seen: dict[int, tuple[str | None, float]] = {}
+        while True:
+            found = {name: self.attempt / f"{name}.json" for name in names}
+            if all(path.is_file() for path in found.values()):
+                return {name: json.loads(path.read_text()) for name, path in found.items()}
+            now = time.monotonic()
+            for name, rank in names.items():
+                if found[name].is_file():
+                    continue
+                try:
+                    beat: str | None = self.alive_path(rank).read_text()
+                except OSError:
+                    beat = None
+                previous = last_seen.get(rank)
+                if previous is None or previous[0] != beat:
+                    last_seen[rank] = (beat, now)
+                elif now - previous[1] > self.timeout:
+                    raise DistributedRunError(
+                        f"rank {rank} of {self.world_size} stopped answering while rank {self.rank} waited for "
+                        f"{what}: no heartbeat for {self.timeout:g} s (--dist-timeout); it died or hangs (see its "
+                        "output above). Fix the cause and rerun with --resume: finished cells are kept"
+                    )
+            time.sleep(min(1.0, self.heartbeat_every))
+
+
 # -- the process group ----------------------------------------------------------------
 
 
 class ProcessGroup:
-    """The torch.distributed group of one run, with a gloo control group and heartbeats.
+    """The torch.distributed group of one run, with a gloo control group and a `StatusBoard`.
 
     Args:
         context: This process's rank and world size.
@@ -143,23 +240,17 @@ class ProcessGroup:
             (shared by every rank: the run directory is on one file system).
         timeout: Seconds after which a silent peer counts as dead; also the process
             group's and every barrier's timeout.
-        heartbeat_every: Seconds between two heartbeats (default: a tenth of the
-            timeout, at most 5 s).
     """
 
-    def __init__(self, context: DistributedContext, status_root: Path, timeout: float, heartbeat_every: float | None = None):
+    def __init__(self, context: DistributedContext, status_root: Path, timeout: float):
         if timeout <= 0:
-            raise InvalidInputError(f"--dist-timeout {timeout}: give a positive number of seconds")
+            raise InvalidInputError(f"--dist-timeout {timeout:g}: give a positive number of seconds")
         self.context = context
         self.timeout = float(timeout)
-        self.heartbeat_every = heartbeat_every or min(5.0, self.timeout / 10)
         self.status_root = Path(status_root)
         self.backend = "gloo"
+        self.board: StatusBoard | None = None
         self._control: Any = None
-        self._attempt: Path | None = None
-        self._stop = threading.Event()
-        self._beats = 0
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> "ProcessGroup":
         import torch
@@ -174,102 +265,42 @@ class ProcessGroup:
             self.backend, rank=ctx.rank, world_size=ctx.world_size, timeout=timedelta(seconds=self.timeout)
         )
         # monitored_barrier exists on gloo only: barriers and the attempt's name go through it.
-        self._control = dist.new_group(backend="gloo", timeout=timedelta(seconds=self.timeout)) if self.backend != "gloo" else None
+        if self.backend != "gloo":
+            self._control = dist.new_group(backend="gloo", timeout=timedelta(seconds=self.timeout))
         # One attempt directory per invocation, named by rank 0, so that a status file
         # left by an earlier (killed) invocation is never read as this one's.
         token = [uuid.uuid4().hex[:12] if ctx.rank == 0 else None]
         dist.broadcast_object_list(token, src=0, group=self._control)
-        self._attempt = self.status_root / str(token[0])
-        self._attempt.mkdir(parents=True, exist_ok=True)
-        self._beat()
-        self._thread = threading.Thread(target=self._heartbeat_loop, name="hcvg-heartbeat", daemon=True)
-        self._thread.start()
+        self.board = StatusBoard(self.status_root / str(token[0]), ctx.rank, ctx.world_size, self.timeout)
+        self.board.start_heartbeat()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         import torch.distributed as dist
 
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.heartbeat_every + 1)
+        if self.board is not None:
+            self.board.stop_heartbeat()
         if dist.is_initialized():
             dist.destroy_process_group()
-
-    # -- heartbeats and statuses ----------------------------------------------------
-    def _alive_path(self, rank: int) -> Path:
-        return self._attempt / f"rank-{rank}.alive"
-
-    def _status_path(self, rank: int) -> Path:
-        return self._attempt / f"rank-{rank}.json"
-
-    def _beat(self) -> None:
-        self._beats += 1
-        atomic_write_bytes(self._alive_path(self.context.rank), str(self._beats).encode())
-
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(self.heartbeat_every):
-            try:
-                self._beat()
-            except OSError as err:  # a full disk, say: the peers will see this rank as silent, and say so
-                logger.warning("rank %d could not write its heartbeat: %s", self.context.rank, err)
-
-    def post(self, name: str, status: dict[str, Any]) -> None:
-        """Publish this rank's status (``rank-<r>`` or ``merged``) for the others to read."""
-        atomic_write_bytes(self._attempt / f"{name}.json", json.dumps(status, default=str).encode())
-
-    def wait_for(self, names: dict[str, int], what: str) -> dict[str, dict[str, Any]]:
-        """Wait until every status file in ``names`` (status name → the rank that writes it) exists.
-
-        Returns:
-            Status name → its content.
-
-        Raises:
-            DistributedRunError: A rank's heartbeat has not changed for ``timeout``
-                seconds (it died, or hangs), naming the rank and ``what`` it owed.
-        """
-        last_seen: dict[int, tuple[str | None, float]] = {}
-        while True:
-            found = {name: self._attempt / f"{name}.json" for name in names}
-            if all(path.is_file() for path in found.values()):
-                return {name: json.loads(path.read_text()) for name, path in found.items()}
-            now = time.monotonic()
-            for name, rank in names.items():
-                if found[name].is_file():
-                    continue
-                try:
-                    beat = self._alive_path(rank).read_text()
-                except OSError:
-                    beat = None
-                previous = last_seen.get(rank)
-                if previous is None or previous[0] != beat:
-                    last_seen[rank] = (beat, now)
-                elif now - previous[1] > self.timeout:
-                    raise DistributedRunError(
-                        f"rank {rank} of {self.context.world_size} stopped answering while this rank "
-                        f"({self.context.rank}) waited for {what}: no heartbeat for {self.timeout:g} s "
-                        "(--dist-timeout); it died or hangs; see its output above. Fix the cause and rerun "
-                        "with --resume: finished cells are kept"
-                    )
-            time.sleep(min(1.0, self.heartbeat_every))
 
     def barrier(self, what: str) -> None:
         """Every rank reaches this point; a rank that does not within ``timeout`` is named.
 
         Raises:
-            DistributedRunError: monitored_barrier's error (it names the missing ranks).
+            DistributedRunError: Quoting monitored_barrier's error (it names the missing ranks).
         """
         import torch.distributed as dist
 
         try:
             dist.monitored_barrier(group=self._control, timeout=timedelta(seconds=self.timeout), wait_all_ranks=True)
         except RuntimeError as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise DistributedRunError(
-                f"rank {self.context.rank}: the barrier after {what} failed within {self.timeout:g} s (--dist-timeout): "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}"
+                f"rank {self.context.rank}: the barrier after {what} failed within {self.timeout:g} s (--dist-timeout): {first}"
             ) from err
 
     def cleanup(self) -> None:
-        """Rank 0, at the end: remove this attempt's status files (earlier attempts' too)."""
+        """Rank 0, at the end: remove the status files of this attempt and of earlier ones."""
         shutil.rmtree(self.status_root, ignore_errors=True)
 
 
@@ -319,10 +350,10 @@ def run_distributed(
             status = {"ok": True, **_counts(result)}
         except Exception as err:  # said to every rank, then raised here too
             status = {"ok": False, "error": f"{type(err).__name__}: {err}"}
-            group.post(f"rank-{context.rank}", status)
+            group.board.post(f"rank-{context.rank}", status)
             raise
-        group.post(f"rank-{context.rank}", status)
-        statuses = group.wait_for(ranks, "the ranks' results")
+        group.board.post(f"rank-{context.rank}", status)
+        statuses = group.board.wait_for(ranks, "the ranks' results")
         failed = {name: s["error"] for name, s in statuses.items() if not s["ok"]}
         if failed:
             raise DistributedRunError(
@@ -333,12 +364,12 @@ def run_distributed(
         if context.rank == 0:
             try:
                 merged = _merge_ranks(out, context, stage, group.backend, timeout, totals)
-                group.post("merged", {"ok": True})
+                group.board.post("merged", {"ok": True})
             except Exception as err:
-                group.post("merged", {"ok": False, "error": f"{type(err).__name__}: {err}"})
+                group.board.post("merged", {"ok": False, "error": f"{type(err).__name__}: {err}"})
                 raise
         else:
-            verdict = group.wait_for({"merged": 0}, "rank 0's merge")["merged"]
+            verdict = group.board.wait_for({"merged": 0}, "rank 0's merge")["merged"]
             if not verdict["ok"]:
                 raise DistributedRunError(f"rank 0 could not merge the ranks' results: {verdict['error']}")
             merged = dataclasses.replace(result, **_result_fields(totals, stage))
