@@ -185,3 +185,19 @@ def test_a_rank_that_dies_makes_the_others_stop_naming_it(tmp_path):
                                       "--out", str(tmp_path / "ddp"), "--dist-timeout", "5"])
     assert done.returncode != 0
     assert "rank 1 of 2 stopped answering while rank 0 waited for the ranks' results" in done.stderr, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_accelerate_launch_equals_one_process(tmp_path):
+    """`accelerate launch --multi_gpu` starts torchrun's workers, on CPU too (``--cpu`` would start one process)."""
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--main_process_ip", "127.0.0.1", "--main_process_port", str(_free_port()), "--mixed_precision", "no",
+               "--dynamo_backend", "no", "-m", "benchmark.cli.main", "run", *_matrix_flags(["static"], 2, ["psnr"], ["full"]),
+               "--out", str(out), "--no-progress"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (rank_dir(out, 1, 2) / "run_config.json").is_file(), "accelerate started a single process"
+    _single_process(tmp_path / "single", ["static"], 2, ["psnr"], ["full"])
+    _assert_same_results(tmp_path / "single", out)
