@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from benchmark.run_config import RunConfig
-from benchmark.run_store import CONFIG_FILE, RunStore
-from benchmark.runner import Runner, RunResult
+from benchmark.run_store import CONFIG_FILE, FAILURES_FILE, RunStore
+from benchmark.runner import DISTRIBUTION_STATES, Runner, RunResult
 from benchmark.sharding import Shard
 from hcvg.atomic import atomic_write_bytes
 from hcvg.errors import InvalidInputError, UserError
@@ -68,6 +68,10 @@ DEFAULT_TIMEOUT_S = 1800.0  # the longest a rank waits for a peer that stopped s
 RANKS_DIR = "ranks"  # RUN/ranks/rank-<r>-of-<N>/ : one shard run directory per rank
 STATUS_DIR = "status"  # RUN/ranks/status/<attempt>/{rank-<r>.json, rank-<r>.alive, merged.json}
 CONFIG_KEY = "distributed"  # the key of RUN's run config that marks it as a merge of ranks
+# What a merge (benchmark.run_merge) writes into RUN, removed before merging again.
+MERGED_FILES = (CONFIG_FILE, FAILURES_FILE, "leaderboard.md",
+                *(f"{t}.parquet" for t in ("scores", "ledger", "timings", "distribution", "summary")))
+MERGED_TREES = ("parts", "videos", "previews", "features", DISTRIBUTION_STATES)
 
 
 class DistributedRunError(UserError, RuntimeError):
@@ -373,6 +377,8 @@ def run_distributed(
             if not verdict["ok"]:
                 raise DistributedRunError(f"rank 0 could not merge the ranks' results: {verdict['error']}")
             merged = dataclasses.replace(result, **_result_fields(totals, stage))
+        # Every rank is accounted for: no heartbeat may recreate the files rank 0 removes next.
+        group.board.stop_heartbeat()
         group.barrier("the merge")
         if context.rank == 0:
             group.cleanup()
@@ -428,19 +434,16 @@ def _merge_ranks(out: Path, context: DistributedContext, stage: str, backend: st
 
 
 def _clear_merged(out: Path) -> None:
-    """Remove what an earlier merge wrote into ``out`` (everything but ``ranks/``): it is rebuilt from the ranks.
+    """Remove what an earlier (perhaps killed) merge wrote into ``out``: it is rebuilt from ``ranks/``.
 
-    Only a directory marked as a merge of ranks (`check_distributed_out` passed) is cleared.
+    Only the run store's own names are removed (never ``ranks/`` or anything else); the
+    videos and features there are hard links or copies of the ranks' files.
     """
-    if not (out / CONFIG_FILE).is_file():
-        return
-    for path in out.iterdir():
-        if path.name == RANKS_DIR:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    for name in MERGED_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in MERGED_TREES:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
 
 
 def _counts(result: RunResult) -> dict[str, Any]:

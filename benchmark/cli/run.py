@@ -153,6 +153,13 @@ sample id) modulo N is I (benchmark/sharding.py documents the hash); the selecti
 does not depend on order or on resume. Give each shard its own --out and combine them
 with `hcvg merge RUN_DIR... --out DIR` (examples/slurm_matrix.sh: a SLURM job array).
 
+Under torchrun or accelerate launch (WORLD_SIZE > 1 in the environment), e.g.
+`torchrun --nproc-per-node 4 -m benchmark.cli.main run ... --out runs/x`, rank r runs
+the matrix as shard r/N into runs/x/ranks/rank-r-of-N/ and rank 0 merges the ranks into
+runs/x (the same scores and summary as one process; benchmark/distributed.py). A rank
+silent for --dist-timeout seconds (no heartbeat: it died or hangs) stops the others
+with an error naming it; --resume needs the same number of ranks.
+
 exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
 metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
 for missing weights), after the line "N of M cells scored; K failures (see
