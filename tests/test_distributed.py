@@ -156,8 +156,8 @@ def _check_matrix(tmp_path, nproc, adapters, num_samples, metrics, scopes) -> Pa
 def test_two_ranks_under_torchrun_equal_one_process(tmp_path):
     # demo-0000 hashes to rank 0 and demo-0001 to rank 1: both ranks work.
     out = _check_matrix(tmp_path, 2, ["static"], 2, ["psnr"], ["full"])
-    for rank in (0, 1):
-        assert list((rank_dir(out, rank, 2) / "videos").rglob("*.mkv")), f"rank {rank} stored no clip"
+    owned = [set(pd.read_parquet(rank_dir(out, rank, 2) / "scores.parquet")["sample_id"]) for rank in (0, 1)]
+    assert owned == [{"demo-0000"}, {"demo-0001"}], "each rank must score its own shard, and only it"
     assert not (out / "ranks" / "status").exists(), "the status files outlived the run"
 
 
