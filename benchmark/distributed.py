@@ -86,11 +86,17 @@ class DistributedContext:
         rank: Global rank, 0 … world_size - 1 (``RANK``).
         world_size: Number of processes (``WORLD_SIZE``).
         local_rank: Rank on this node, the index of its GPU (``LOCAL_RANK``).
+        local_world_size: Processes on this node (``LOCAL_WORLD_SIZE``; default: all of them).
     """
 
     rank: int
     world_size: int
     local_rank: int
+    local_world_size: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.local_world_size:
+            object.__setattr__(self, "local_world_size", self.world_size)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "DistributedContext | None":
@@ -106,6 +112,7 @@ class DistributedContext:
         world = _integer(env, "WORLD_SIZE")
         rank = _integer(env, "RANK")
         local = _integer(env, "LOCAL_RANK", str(rank))
+        local_world = _integer(env, "LOCAL_WORLD_SIZE", str(world))
         missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not env.get(name)]
         if missing:
             raise InvalidInputError(
@@ -114,7 +121,7 @@ class DistributedContext:
             )
         if not 0 <= rank < world:
             raise InvalidInputError(f"RANK={rank} is outside 0 … WORLD_SIZE-1 = {world - 1}")
-        return cls(rank, world, local)
+        return cls(rank, world, local, local_world)
 
     @property
     def shard(self) -> Shard:
@@ -261,8 +268,9 @@ class ProcessGroup:
         import torch.distributed as dist
 
         ctx = self.context
-        # nccl only when every rank has its own GPU; otherwise gloo, which runs anywhere.
-        if torch.cuda.is_available() and torch.cuda.device_count() > ctx.local_rank:
+        # nccl only when every rank of the node has its own GPU (all ranks must choose
+        # alike); otherwise gloo, which runs anywhere.
+        if torch.cuda.is_available() and torch.cuda.device_count() >= ctx.local_world_size:
             torch.cuda.set_device(ctx.local_rank)
             self.backend = "nccl"
         dist.init_process_group(

@@ -47,7 +47,8 @@ def test_context_is_none_outside_a_group():
 def test_context_reads_what_torchrun_sets():
     env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     context = DistributedContext.from_environ(env)
-    assert (context.rank, context.world_size, context.local_rank) == (3, 4, 1)
+    assert (context.rank, context.world_size, context.local_rank, context.local_world_size) == (3, 4, 1, 4)
+    assert DistributedContext.from_environ({**env, "LOCAL_WORLD_SIZE": "2"}).local_world_size == 2
     assert str(context.shard) == "3/4"
 
 
