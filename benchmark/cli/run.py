@@ -11,6 +11,7 @@ from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.run_matrix import read_matrix_file, run_config_from_dict
 from benchmark.runner import STAGES, Runner, RunResult, refuse_existing_run
 from benchmark.sharding import Shard
+from hcvg.errors import InvalidInputError
 from metrics.base import SCOPES
 
 DEFAULT_DEMO_ADAPTERS = ["static", "oracle", "handi-tiny"]
@@ -158,6 +159,13 @@ holder. A lock left by a killed process on this host is taken over on its own; o
 on another host (a shared file system) is never, since this host cannot see that
 process: if it is gone, --break-lock takes the lock over.
 
+Under torchrun or accelerate launch (WORLD_SIZE > 1 in the environment), e.g.
+`torchrun --nproc-per-node 4 -m benchmark.cli.main run ... --out runs/x`, rank r runs
+the matrix as shard r/N into runs/x/ranks/rank-r-of-N/ and rank 0 merges the ranks into
+runs/x (the same scores and summary as one process; benchmark/distributed.py). A rank
+silent for --dist-timeout seconds (no heartbeat: it died or hangs) stops the others
+with an error naming it; --resume needs the same number of ranks.
+
 exit status: 0 when every cell of the matrix (adapters × splits × seeds × samples ×
 metrics × scopes) has a score; 1 when some have none (a failure, or a metric skipped
 for missing weights), after the line "N of M cells scored; K failures (see
@@ -185,6 +193,10 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
                  "abandoned for this invocation (default: wait forever)",
         )
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument(
+            "--dist-timeout", type=float, default=None, metavar="SECONDS",
+            help="under torchrun / accelerate launch: seconds after which a silent rank counts as dead and the others stop, naming it (default: 1800)",
+        )
 
     def config_from(self, args: argparse.Namespace) -> RunConfig:
         """The run: the --config file's matrix, with the flags given written over it."""
@@ -200,9 +212,25 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         if out is not None:
             refuse_existing_run(Path(out), args.resume or args.stage == "score")
         config = self.config_from(args)
-        result = Runner(
-            config, resume=args.resume, progress=not args.no_progress, stage=args.stage, shard=args.shard, break_lock=args.break_lock
-        ).run()
+        # Lazy: `hcvg run --help` must not import torch, which the process group needs.
+        from benchmark.distributed import DEFAULT_TIMEOUT_S, DistributedContext, run_distributed
+
+        context = DistributedContext.from_environ()
+        if context is None:
+            result = Runner(
+                config, resume=args.resume, progress=not args.no_progress, stage=args.stage, shard=args.shard, break_lock=args.break_lock
+            ).run()
+            return _report(result)
+        if args.shard is not None:
+            raise InvalidInputError(
+                f"--shard {args.shard} under a launcher of {context.world_size} processes: the ranks are the shards; "
+                "give one or the other"
+            )
+        timeout = DEFAULT_TIMEOUT_S if args.dist_timeout is None else args.dist_timeout
+        result = run_distributed(config, context, resume=args.resume, stage=args.stage, progress=not args.no_progress, timeout=timeout)
+        if context.rank != 0:  # rank 0 reports for the group; the exit status is the same on every rank
+            print(f"rank {context.rank}: done ({result.store.root})")
+            return 0 if result.complete else 1
         return _report(result)
 
 
