@@ -206,7 +206,13 @@ class RunLock:
             logger.warning("the lock %s is no longer ours (it was broken with --break-lock?); left as it is", self.path)
             return
         self.path.unlink(missing_ok=True)
-        fsync_directory(self.path.parent)
+        try:
+            fsync_directory(self.path.parent)
+        except OSError as err:
+            # Release runs on the way out of an error too (a full disk): that error must
+            # reach the user, not this one. An unsynced removal can only bring the lock
+            # back after a power cut, where its dead pid makes it stale and taken over.
+            logger.warning("removed the lock %s, but could not sync its folder (%s)", self.path, err)
 
     def __enter__(self) -> "RunLock":
         return self

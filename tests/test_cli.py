@@ -45,6 +45,9 @@ def test_demo_writes_summary_and_leaderboard(tmp_path):
     assert tables.returncode == 0 and tables.stdout.strip() == leaderboard.strip()
 
 
+# The fast suite's kill-and-resume check is tests/test_fault_injection.py (three SIGKILLs
+# over generation, scoring and finalizing); this demo-sized one runs with the slow ones.
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_summary(tmp_path):
     full = hcvg(*RUN_ARGS, "--out", tmp_path / "full")
     assert full.returncode == 0, full.stderr
