@@ -198,6 +198,20 @@ class DiffusersVideoAdapter(Adapter):
         """
         raise NotImplementedError
 
+    def native_call_kwargs(self, requests: list[GenerationRequest]) -> dict[str, Any]:
+        """The arguments most video pipelines share: text, native size, frames, steps, guidance."""
+        assert self.native.size is not None
+        height, width = self.native.size
+        return {
+            "prompt": self.prompts(requests),
+            "negative_prompt": [self.negative_prompt] * len(requests),
+            "height": height,
+            "width": width,
+            "num_frames": self.native.frames,
+            "num_inference_steps": self.native.steps,
+            "guidance_scale": self.native.guidance,
+        }
+
     def prompts(self, requests: list[GenerationRequest]) -> list[str]:
         """The text each request is generated from: the split's expanded prompt when it has one."""
         return [r.expanded_prompt or r.prompt for r in requests]

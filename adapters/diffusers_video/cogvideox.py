@@ -112,16 +112,8 @@ class CogVideoXAdapter(DiffusersVideoAdapter):
         return pipe
 
     def pipeline_kwargs(self, requests: list[GenerationRequest], images: list["PIL.Image.Image"] | None) -> dict[str, Any]:
-        assert self.native.size is not None
-        height, width = self.native.size
         kwargs: dict[str, Any] = {
-            "prompt": self.prompts(requests),
-            "negative_prompt": [self.negative_prompt] * len(requests),
-            "height": height,
-            "width": width,
-            "num_frames": self.native.frames,
-            "num_inference_steps": self.native.steps,
-            "guidance_scale": self.native.guidance,
+            **self.native_call_kwargs(requests),
             "use_dynamic_cfg": self.dynamic_cfg,
             "max_sequence_length": self.max_sequence_length,
         }

@@ -143,17 +143,10 @@ class PIAAdapter(DiffusersVideoAdapter):
 
     # -- generation --------------------------------------------------------------
     def pipeline_kwargs(self, requests: list[GenerationRequest], images: list["PIL.Image.Image"] | None) -> dict[str, Any]:
-        assert images is not None and self.native.size is not None
-        height, width = self.native.size
+        assert images is not None
         return {
             "image": images,
-            "prompt": self.prompts(requests),
-            "negative_prompt": [self.negative_prompt] * len(requests),
-            "height": height,
-            "width": width,
-            "num_frames": self.native.frames,
-            "num_inference_steps": self.native.steps,
-            "guidance_scale": self.native.guidance,
+            **self.native_call_kwargs(requests),
             "strength": self.strength,
             "motion_scale": self.motion_scale,
         }
