@@ -47,7 +47,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,7 @@ from benchmark.sharding import Shard
 from benchmark.splits import SPLITS, Split, load_split
 from benchmark.summary import summarize
 from hcvg.adapter import Adapter, AdapterOutputError, GenerationRequest, SampleFailure, make_request, validate_video
+from hcvg.asset_pins import used_assets
 from hcvg.atomic import atomic_write_bytes, is_disk_full
 from hcvg.errors import InvalidInputError, UserError
 from hcvg.registry import Registry
@@ -136,6 +137,8 @@ class Runner:
         shard: Compute only this shard's samples (None: all of them).
         break_lock: Take over the run directory's lock even if its holder cannot be
             proved gone (it ran on another host); see `benchmark.run_lock`.
+        samples: Per split label, the only sample ids to run (None: every sample of the
+            split, or of the shard); `benchmark.reproduce_check` re-runs a few this way.
 
     Raises:
         InvalidInputError: On an unknown ``stage``.
@@ -153,12 +156,14 @@ class Runner:
         stage: str = "all",
         shard: Shard | None = None,
         break_lock: bool = False,
+        samples: Mapping[str, Sequence[str]] | None = None,
     ):
         if stage not in STAGES:
             raise InvalidInputError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
         self.stage = stage
         self.shard = shard
         self.break_lock = break_lock
+        self.only_samples = {label: set(ids) for label, ids in samples.items()} if samples is not None else None
         self.config = config
         self.resume = resume
         self.adapter_registry = adapters
@@ -199,6 +204,10 @@ class Runner:
             "video_storage": {"codec": "ffv1", "container": "matroska", "pix_fmt": "bgr0", "lossless": True},
             "environment": environment(),
             "stages": [*previous.get("stages", []), self.stage],  # every invocation's stage, in order
+            # Not part of the matrix (a resume may change it), but a batch can move an
+            # adapter's last bits (batch-dependent kernels): the reproduce check reuses it.
+            "runner": {"batch_size": self.config.batch_size},
+            "weights": previous.get("weights", {}),
             "shard": self.shard.to_dict() if self.shard else None,
             # Per split: the samples this run directory owns and the split's size, so that a
             # merge can say which samples no shard ran without loading the split.
@@ -301,7 +310,12 @@ class Runner:
         self.metric_keys = self.scorer.metric_keys() if self.stage != "generate" else {}
         split_ids = {label: list(split.ids()) for label, split in splits.items()}
         selected = {
-            label: [i for i in ids if self.shard is None or self.shard.owns(label, i)] for label, ids in split_ids.items()
+            label: [
+                i for i in ids
+                if (self.shard is None or self.shard.owns(label, i))
+                and (self.only_samples is None or i in self.only_samples.get(label, ()))
+            ]
+            for label, ids in split_ids.items()
         }
         self._prepare_store(metrics, splits, selected, {label: len(ids) for label, ids in split_ids.items()})
         self.store.remove_temporaries()
@@ -639,6 +653,7 @@ class Runner:
         """
         timing_keys = [*CLIP_KEYS, "stage"]
         self.store.consolidate("timings", timing_keys, unique=timing_keys)
+        self._record_weights()
         clips = [
             (spec.label, label, seed, sample_id)
             for spec in self.config.adapters for label in splits for seed in self.config.seeds for sample_id in selected[label]
@@ -672,7 +687,32 @@ class Runner:
         with RunLock.acquire(self.store.root, break_lock=self.break_lock):
             return self._finalize()
 
+    def _record_weights(self) -> None:
+        """Write every asset this process resolved (path, sha256, pin status) into the run config.
+
+        An asset whose digest changed since an earlier invocation of this run directory
+        is a failure record (its earlier clips were made with other bytes) and both
+        digests are kept.
+        """
+        used = used_assets()
+        if not used or not self.store.has_config():
+            return
+        config = self.store.read_config()
+        weights = config.setdefault("weights", {})
+        for name, use in sorted(used.items()):
+            before = weights.get(name)
+            if before is not None and before.get("sha256") != use.get("sha256"):
+                self.store.record_failure(
+                    stage="weights", asset=name,
+                    error=f"{name} changed between invocations of this run: sha256 {before.get('sha256')} "
+                          f"({before.get('path')}) then {use.get('sha256')} ({use.get('path')})",
+                )
+                use = {**use, "earlier": [*before.get("earlier", []), {k: before.get(k) for k in ("path", "sha256", "status")}]}
+            weights[name] = use
+        self.store.write_config(config)
+
     def _finalize(self) -> RunResult:
+        self._record_weights()
         scores = self.store.consolidate("scores", SCORE_KEYS, unique=SCORE_KEYS)
         ledger = self.store.consolidate("ledger", SCORE_KEYS, unique=SCORE_KEYS)
         timing_keys = [*CLIP_KEYS, "stage"]

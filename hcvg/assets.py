@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hcvg.asset_pins import check_pin_format, file_digest, pin_matches, verify_and_record
 from hcvg.errors import UserError
 from hcvg.registry import Registry
 
@@ -45,8 +46,10 @@ class Asset:
         official_url: Where the authors publish it, or None if there is no direct URL.
         env_var: Environment variable that may point at a local copy.
         how_to_get: Human instructions for getting the file by hand.
-        sha256: Expected hex digest, checked after a download; None if not pinned
-            (e.g. a "latest" URL whose content changes).
+        sha256: Expected hex digest (or a prefix of at least 8 hex digits, where the
+            authors publish only that), checked after a download and on first use
+            (`hcvg.asset_pins`); None if not pinned (e.g. a "latest" URL whose
+            content changes, or a file whose digest is not published).
         size_bytes: Expected size, for display only.
         hf_repo: Hugging Face repo id to look for in the local hub cache.
         hf_filename: File name inside ``hf_repo`` (defaults to ``filename``).
@@ -70,6 +73,9 @@ class Asset:
     hf_filename: str | None = None
     directory: bool = False
     hf_ignore: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_pin_format(self.name, self.sha256)
 
 
 class AssetNotFoundError(UserError, FileNotFoundError):
@@ -164,7 +170,7 @@ def _present(asset: Asset, path: Path) -> bool:
 
 
 def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | None = None) -> Path:
-    """Find an asset's file locally; never downloads.
+    """Find an asset's file locally, check its pinned sha256 once, record it; never downloads.
 
     Args:
         asset_or_name: The asset or its registered name.
@@ -177,6 +183,20 @@ def resolve_asset(asset_or_name: Asset | str, path: str | os.PathLike[str] | Non
     Raises:
         AssetNotFoundError: If an explicit path does not exist, or the asset is in
             none of the places looked; the message lists them and how to get it.
+        hcvg.asset_pins.WeightMismatchError: The file's sha256 differs from the
+            asset's pin (see `hcvg.asset_pins` for the explicit override).
+    """
+    asset = get_asset(asset_or_name)
+    found = find_asset_path(asset, path)
+    verify_and_record(asset.name, asset.sha256, found, asset.directory, asset_cache_dir())
+    return found
+
+
+def find_asset_path(asset_or_name: Asset | str, path: str | os.PathLike[str] | None = None) -> Path:
+    """Where `resolve_asset` finds the asset, without checking or recording it (for listings).
+
+    Raises:
+        AssetNotFoundError: As `resolve_asset`.
     """
     asset = get_asset(asset_or_name)
     places = _candidates(asset, path)
@@ -217,7 +237,7 @@ def check_sha256(asset: Asset, path: Path) -> None:
     if asset.sha256 is None:
         return
     actual = sha256_of(path)
-    if actual != asset.sha256.lower():
+    if not pin_matches(asset.sha256, actual):
         raise AssetChecksumError(
             f"{asset.name}: {path} has sha256 {actual}, expected {asset.sha256}. "
             f"The file is corrupt or a different version; delete it and run "
@@ -236,7 +256,7 @@ def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
     """
     asset = get_asset(asset_or_name)
     try:
-        path: Path | None = resolve_asset(asset)
+        path: Path | None = find_asset_path(asset)
     except AssetNotFoundError:
         path = None
     return {
@@ -249,5 +269,6 @@ def asset_status(asset_or_name: Asset | str) -> dict[str, Any]:
         "size_bytes": path.stat().st_size if path is not None else asset.size_bytes,
         "present": path is not None,
         "path": str(path) if path is not None else None,
-        "sha256": sha256_of(path) if path is not None else None,
+        "sha256": file_digest(path, asset_cache_dir()) if path is not None and path.is_file() else None,
+        "pinned": asset.sha256,
     }

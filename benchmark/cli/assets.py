@@ -49,6 +49,7 @@ PyPI), or says exactly what to get by hand and where to put it."""
                 print(f"{'':<{width}}  source:  {status['official_source']}")
                 if status["env_var"]:
                     print(f"{'':<{width}}  env:     {status['env_var']}")
+                print(f"{'':<{width}}  pin:     {_pin_line(status)}")
             return 0
         if not args.names:
             print("error: name the assets to fetch, e.g. `hcvg assets fetch hand-landmarker`")
@@ -62,8 +63,21 @@ PyPI), or says exactly what to get by hand and where to put it."""
                 failed.append(name)
                 continue
             print(f"{name}: {path}")
-            print(f"{'':<{len(name)}}  sha256 {sha256_of(path)}")
+            if path.is_file():
+                print(f"{'':<{len(name)}}  sha256 {sha256_of(path)}")
         if failed:
             print(f"could not fetch {len(failed)} of {len(args.names)}: {' '.join(failed)}", file=sys.stderr)
             return 1
         return 0
+
+
+def _pin_line(status: dict) -> str:
+    """The pin and, for a present file, whether it matches (folders are not hashed)."""
+    from hcvg.asset_pins import pin_matches
+
+    pin, digest = status.get("pinned"), status.get("sha256")
+    if pin is None:
+        return f"not pinned (found file: sha256 {digest})" if digest else "not pinned"
+    if digest is None:
+        return f"sha256 {pin}"
+    return f"sha256 {pin} ({'matches' if pin_matches(pin, digest) else 'MISMATCH: found ' + digest})"

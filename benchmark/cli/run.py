@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from benchmark.run_config import ComponentSpec, RunConfig
 from benchmark.run_matrix import read_matrix_file, run_config_from_dict
 from benchmark.runner import STAGES, Runner, RunResult, refuse_existing_run
 from benchmark.sharding import Shard
+from hcvg.asset_pins import ALLOW_MISMATCH_ENV
 from hcvg.errors import InvalidInputError
 from metrics.base import SCOPES
 
@@ -115,6 +117,9 @@ class RunCommand(Subcommand):
   hcvg run ... --out runs/x --stage generate     # videos only (e.g. on the GPU that fits the model)
   hcvg run ... --out runs/x --stage score        # then metrics over the stored videos only
   hcvg run ... --shard 0/4 --out runs/x/shard-0  # one of 4 independent jobs; then `hcvg merge`
+  hcvg run --stage score --out runs/x            # score with the matrix stored in runs/x
+  hcvg run --check-reproduce runs/x              # re-score 3 samples per split of a finished run, compare
+  hcvg run --check-reproduce runs/x --regenerate --check-samples 5   # generate them again too
 
 Components (adapters, splits, metrics, extractors) take options as NAME:key=value,key=value;
 values are checked against the component's constructor (true/false for booleans, a|b|c
@@ -146,7 +151,22 @@ is scored (a clip whose cells the ledger marks finished is not generated again).
 --stage score scores stored clips only: no adapter is built or loaded, and a clip with
 no stored video is a failure of that sample. Give both the same matrix; the directory
 may move between machines (its paths are relative). --stage score continues the
-directory without --resume; --stage all (the default) does both.
+directory without --resume; --stage all (the default) does both. With --stage score and
+neither --config nor --adapters, the matrix stored in --out is used (flags given replace
+its keys).
+
+--check-reproduce RUN_DIR redoes a few samples of a finished run in a scratch folder
+(--check-samples per split, chosen by a stable hash; features recomputed, none reused)
+from the matrix in its run_config.json, and compares every sample-level score, each
+metric's backbone key and the sha256 of every weight file used; --regenerate also
+generates the clips again and compares their frames. Exit 0 when everything is equal
+(within --tolerance, default 0: CPU runs are bit-identical), 1 otherwise; the full
+report is written to the scratch folder (--check-dir, default a temporary one).
+
+Weight files whose asset pins a sha256 are checked once on first use (the digest is
+cached beside the asset cache) and every file used is recorded in run_config.json
+under "weights". A file that does not match its pin stops the run with an error;
+--allow-weight-mismatch NAME (or all) accepts it, and the run config records that.
 
 --shard I/N (0-based) computes only the samples whose stable hash of (split label,
 sample id) modulo N is I (benchmark/sharding.py documents the hash); the selection
@@ -194,6 +214,16 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
         )
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         parser.add_argument(
+            "--allow-weight-mismatch", nargs="+", default=None, metavar="ASSET",
+            help="accept these assets' weight files (or 'all') although their sha256 differs from the pin; recorded in the run config",
+        )
+        check = parser.add_argument_group("reproducibility check (see above)")
+        check.add_argument("--check-reproduce", type=Path, default=None, metavar="RUN_DIR", help="redo a few samples of a finished run and compare")
+        check.add_argument("--check-samples", type=int, default=3, metavar="N", help="samples per split to redo (default: 3)")
+        check.add_argument("--regenerate", action="store_true", help="also generate the clips again and compare their frames")
+        check.add_argument("--tolerance", type=float, default=0.0, help="largest absolute score difference counted as equal (default: 0)")
+        check.add_argument("--check-dir", type=Path, default=None, metavar="DIR", help="scratch folder of the check (default: a new temporary one)")
+        parser.add_argument(
             "--dist-timeout", type=float, default=None, metavar="SECONDS",
             help="under torchrun / accelerate launch: seconds after which a silent rank counts as dead and the others stop, naming it (default: 1800)",
         )
@@ -201,11 +231,18 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
     def config_from(self, args: argparse.Namespace) -> RunConfig:
         """The run: the --config file's matrix, with the flags given written over it."""
         data = read_matrix_file(args.config) if args.config is not None else {}
+        if args.stage == "score" and args.config is None and args.adapters is None and args.out is not None:
+            data = stored_matrix(args.out)
         flags = {key: getattr(args, key) for key in MATRIX_FLAGS}
         data.update({key: value for key, value in flags.items() if value is not None})
         return run_config_from_dict(data)
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.allow_weight_mismatch:
+            # The environment, not an argument: worker ranks and adapters' own loaders see it too.
+            os.environ[ALLOW_MISMATCH_ENV] = ",".join(args.allow_weight_mismatch)
+        if args.check_reproduce is not None:
+            return self.check_reproduce(args)
         # Checking the options loads every component's module (torch among them, seconds):
         # a directory that must be refused is refused before that.
         out = args.out if args.out is not None else (read_matrix_file(args.config).get("out") if args.config else None)
@@ -232,6 +269,35 @@ failures.jsonl)", K counting the failures this invocation recorded; 2 for a usag
             print(f"rank {context.rank}: done ({result.store.root})")
             return 0 if result.complete else 1
         return _report(result)
+
+
+    def check_reproduce(self, args: argparse.Namespace) -> int:
+        given = [f"--{key.replace('_', '-')}" for key in MATRIX_FLAGS if getattr(args, key) is not None]
+        if given or args.config is not None or args.resume or args.shard is not None or args.stage != "all":
+            raise InvalidInputError(
+                f"--check-reproduce reads the matrix from {args.check_reproduce}/run_config.json; drop "
+                f"{', '.join(given + (['--config'] if args.config else []) + (['--resume'] if args.resume else []) + (['--shard'] if args.shard else []) + (['--stage'] if args.stage != 'all' else []))}"
+            )
+        if args.check_samples < 1:
+            raise InvalidInputError(f"--check-samples must be at least 1; got {args.check_samples}")
+        from benchmark.reproduce_check import check_reproduce, format_report
+
+        report = check_reproduce(
+            args.check_reproduce, per_split=args.check_samples, regenerate=args.regenerate,
+            tolerance=args.tolerance, work_dir=args.check_dir, progress=not args.no_progress,
+        )
+        print(format_report(report))
+        return 0 if report.reproduced else 1
+
+
+def stored_matrix(out: Path) -> dict:
+    """The matrix a run directory was made with (its run_config.json), for `--stage score`."""
+    from benchmark.run_store import RunStore
+
+    store = RunStore(out)
+    if not store.has_config():
+        return {}  # the runner says that nothing there can be scored
+    return dict(store.read_config().get("matrix", {}))
 
 
 def _shard(text: str) -> Shard:

@@ -19,6 +19,9 @@ INCEPTION_FID_PYTORCH = Asset(
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
     ),
     env_var="HCVG_INCEPTION_FID_PYTORCH",
+    # The release names the file torch hub's way, name-<first 8 hex digits of its
+    # sha256>.pth; that prefix is the only digest the author publishes.
+    sha256="6726825d",
     how_to_get=(
         "or, with pytorch-fid installed, any FID run puts it in torch hub's checkpoint cache "
         "(~/.cache/torch/hub/checkpoints/); point the env var there"
