@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -211,3 +212,20 @@ def test_cli_refuses_a_locked_run_directory_and_break_lock_takes_it_over(tmp_pat
     assert "--break-lock" in error and "Traceback" not in error
     assert main([*args, "--break-lock"]) == 0
     assert (run / "summary.parquet").is_file() and not (run / LOCK_FILE).exists()
+
+
+def test_sigterm_stops_a_run_cleanly_releasing_its_lock(tmp_path):
+    """SLURM's time limit sends SIGTERM: the lock must not be left for the next job to judge."""
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "benchmark.cli.main", "run", "--adapters", "static", "--splits", "demo:num_samples=60",
+               "--metrics", "psnr", "--scopes", "full", "--out", str(run), "--no-progress"]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.monotonic() + 120
+    while not (run / LOCK_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in stderr and "--resume" in stderr
+    assert not (run / LOCK_FILE).exists()

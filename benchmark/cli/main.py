@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+import threading
 from importlib.metadata import PackageNotFoundError, version
 
 from benchmark.cli.adapters import AdaptersCommand
@@ -53,6 +56,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (a SLURM time limit or preemption, `kill`, torchrun stopping its workers).
+
+    Raised in the main thread by the signal handler, so every ``with``/``finally``
+    on the way out runs: the run lock is released and no write is left half-done
+    (writes are atomic; their temporaries are removed by the next run).
+    """
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+        self.signal_name = signal.Signals(signal_number).name
+
+
+@contextlib.contextmanager
+def terminated_as_exit():
+    """Turn SIGTERM into `Terminated` while the command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signal_number, frame):
+        raise Terminated(signal_number)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -63,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # MediaPipe's C++ log lines are held back unless asked for (hcvg.native_logs).
     try:
-        if args.verbose:
-            with native_logs_shown_within(True):
-                return args.command.run(args)
-        return args.command.run(args)
+        with terminated_as_exit():
+            if args.verbose:
+                with native_logs_shown_within(True):
+                    return args.command.run(args)
+            return args.command.run(args)
+    except Terminated as stop:
+        print(f"hcvg: stopped by {stop.signal_name}; finished work is kept, continue with --resume", file=sys.stderr)
+        return 128 + stop.signal_number
     except UserError as err:
         # Something the user can fix: one clear line, no traceback (-vv shows one). Any
         # other exception is a bug and keeps its traceback.
