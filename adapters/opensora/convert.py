@@ -105,7 +105,7 @@ def _match(key: str, rules, forward: bool) -> tuple[tuple[str, ...], tuple[str, 
     """(source templates, target templates) of the rule matching ``key``, filled in; None if none does."""
     for official, natives in rules:
         sources, targets = ((official,), natives) if forward else (natives, (official,))
-        for position, source in enumerate(sources):
+        for source in sources:
             found = _compile(source).match(key)
             if found:
                 fields = found.groupdict()
@@ -169,14 +169,32 @@ def official_keys(native_keys: Iterable[str], rules, what: str) -> set[str]:
     return out
 
 
+def to_official(native: Mapping[str, torch.Tensor], rules, what: str) -> dict[str, torch.Tensor]:
+    """Native tensors under the official names (split parts concatenated back): the checkpoint a port's weights make.
+
+    Used to write tiny test checkpoints in the official layout, so the adapter's tests
+    load them through `convert_state_dict` like the released files.
+
+    Raises:
+        CheckpointKeyError: If a native key has no rule or a split lacks a part.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key in sorted(official_keys(native, rules, what)):
+        _, targets = _match(key, rules, forward=True)
+        out[key] = native[targets[0]] if len(targets) == 1 else torch.cat([native[t] for t in targets], dim=0)
+    return out
+
+
 def _listing(keys: Iterable[str], limit: int = 12) -> str:
     keys = sorted(keys)
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def load_into(module: torch.nn.Module, native: Mapping[str, torch.Tensor], what: str) -> None:
+def load_into(module: torch.nn.Module, native: Mapping[str, torch.Tensor], what: str, assign: bool = False) -> None:
     """Load converted tensors into ``module``, strictly, with a message naming what differs.
+
+    ``assign=True`` takes the tensors themselves (for a module built on the ``meta`` device).
 
     Raises:
         CheckpointKeyError: Listing missing and unexpected keys, or mismatched shapes.
@@ -195,7 +213,7 @@ def load_into(module: torch.nn.Module, native: Mapping[str, torch.Tensor], what:
         if shapes:
             lines.append(f"  shape mismatches ({len(shapes)}): {'; '.join(sorted(shapes)[:6])}")
         raise CheckpointKeyError("\n".join(lines))
-    module.load_state_dict(dict(native), strict=True)
+    module.load_state_dict(dict(native), strict=True, assign=assign)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
