@@ -113,3 +113,51 @@ def published_inputs() -> dict:
         mask=mask, timestep=torch.tensor([700.0]), z=randn(3, batch, 4, frames, height, width),
         frame_mask=torch.tensor([[0.0, 0.5, 1.0]]), height=256.0, width=256.0, num_steps=30, run_steps=2,
     )
+
+
+def test_vae_published_keys_are_the_ports():
+    """The official VAE file's key list (SDXL image VAE + upstream temporal VAE + normalization) is what the converter maps."""
+    from diffusers.models.autoencoders import AutoencoderKL
+
+    from adapters.opensora.convert import VAE_RULES, convert_vae
+    from adapters.opensora.vae import OpenSoraVAE, TemporalVAE
+
+    keys, provenance = load_key_list(FIXTURES / "vae_published_keys.json")
+    assert provenance["commit"] == config.UPSTREAM_COMMIT
+    with torch.device("meta"):
+        vae = OpenSoraVAE(AutoencoderKL(**config.SDXL_VAE), TemporalVAE(**config.TEMPORAL_VAE))
+    native = vae.state_dict()
+    assert official_keys(native, VAE_RULES, "VAE") == set(keys)
+    converted = convert_vae({k: torch.empty(v, device="meta") for k, v in keys.items()})
+    assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape) for k, v in native.items()}
+
+
+def check_temporal_vae(name: str, model_config: dict, keys: dict) -> None:
+    from adapters.opensora.convert import TEMPORAL_VAE_RULES, convert_state_dict
+    from adapters.opensora.vae import TemporalVAE
+
+    tensors, provenance = load_reference(FIXTURES / f"temporal_vae_{name}_reference.safetensors")
+    atol, rtol = float(provenance["atol"]), float(provenance["rtol"])
+    vae = TemporalVAE(**model_config).eval()
+    load_into(vae, convert_state_dict(seeded_state_dict(keys, seed=0), TEMPORAL_VAE_RULES, "temporal VAE"), name)
+    height, width = tensors["decode"].shape[-2:]
+    x, z = randn(5, 1, 4, 17, height, width), randn(6, 1, 4, 5, height, width)
+    with torch.no_grad():
+        mean, logvar = vae.encode(x)
+        assert_close_reported(mean, tensors["encode_mean"], atol, rtol, "temporal VAE encode (mean)")
+        assert_close_reported(logvar, tensors["encode_logvar"], atol, rtol, "temporal VAE encode (log-variance)")
+        assert_close_reported(vae.encode(x[:, :, :1])[0], tensors["encode_image_mean"], atol, rtol, "temporal VAE encode of one frame")
+        assert_close_reported(vae.decode(z, num_frames=17), tensors["decode"], atol, rtol, "temporal VAE decode")
+
+
+def test_temporal_vae_tiny_matches_upstream():
+    keys, _ = load_key_list(FIXTURES / "temporal_vae_tiny_keys.json")
+    check_temporal_vae("tiny", config.TEMPORAL_VAE_TINY, keys)
+
+
+@pytest.mark.slow
+def test_temporal_vae_published_matches_upstream():
+    """VAE_Temporal_SD at the published config (the temporal part of the official VAE file)."""
+    keys, _ = load_key_list(FIXTURES / "vae_published_keys.json")
+    temporal = {k.removeprefix("temporal_vae."): v for k, v in keys.items() if k.startswith("temporal_vae.")}
+    check_temporal_vae("published", config.TEMPORAL_VAE, temporal)
