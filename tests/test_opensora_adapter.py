@@ -111,7 +111,7 @@ def test_hcvg_run_on_the_demo_split_end_to_end(tmp_path):
 
     tiny = OpenSoraAdapter.for_tests()
     weights = ",".join(f"{k}={v}" for k, v in tiny.paths.items())
-    settings = "model_config=tiny,steps=2,height=32,width=32,frames=17,device=cpu"
+    settings = "model_config=tiny,steps=2,height=16,width=16,frames=17,device=cpu"
     out = tmp_path / "run"
     code = main([
         "run", "--adapters", f"open-sora:{weights},{settings}", f"open-sora-t2v:{weights},{settings}",

@@ -48,7 +48,8 @@ class OpenSoraAdapter(Adapter):
     each component on the GPU only while it runs), ``vae_tiling`` (the image VAE in
     tiles), ``vae_micro_batch`` (frames the image VAE takes at once, 4 as upstream),
     ``attention`` (torch SDPA backend: default | flash | efficient | cudnn | math),
-    ``compile`` (``torch.compile`` the denoiser).
+    ``compile`` (``torch.compile`` the denoiser), ``text_dtype`` (the T5's dtype:
+    float32, as upstream's inference script builds it; bfloat16 halves its 19 GB).
     """
 
     name: ClassVar[str] = "open-sora"
@@ -80,6 +81,7 @@ class OpenSoraAdapter(Adapter):
         vae_micro_batch: int = 4,
         attention: str = "default",
         compile: bool = False,
+        text_dtype: Literal["float32", "bfloat16", "float16"] = "float32",
     ):
         base = type(self).native
         size = (height or base.size[0], width or base.size[1])
@@ -107,6 +109,9 @@ class OpenSoraAdapter(Adapter):
         self.torch = TorchSettings(device=device, dtype=dtype, offload="none")
         self.offload, self.vae_tiling, self.vae_micro_batch = offload, vae_tiling, vae_micro_batch
         self.attention, self.compile = attention, compile
+        if text_dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"{self.name}: text_dtype must be float32, bfloat16 or float16; got {text_dtype!r}")
+        self.text_dtype = text_dtype
         if offload == "model" and self.torch.resolve_device().type != "cuda":
             raise ValueError(f"{self.name}: offload=model moves components to a CUDA device, but the device is {self.torch.resolve_device()}; pass offload=none")
         self.capabilities = dataclasses.replace(type(self).capabilities, max_batch_size=batch_size)
@@ -124,7 +129,7 @@ class OpenSoraAdapter(Adapter):
             **self.paths, "model_config": self.model_config, "aesthetic_score": self.aesthetic_score,
             "input_fit": self.input_fit, "temporal": self.temporal, "torch": self.torch.describe(), "offload": self.offload,
             "vae_tiling": self.vae_tiling, "vae_micro_batch": self.vae_micro_batch, "attention": self.attention,
-            "compile": self.compile, "upstream": f"{config.UPSTREAM_REPO} {config.UPSTREAM_TAG} ({config.UPSTREAM_COMMIT})",
+            "compile": self.compile, "text_dtype": self.text_dtype, "upstream": f"{config.UPSTREAM_REPO} {config.UPSTREAM_TAG} ({config.UPSTREAM_COMMIT})",
             "sampler": "rectified flow, timestep shift by resolution and frames, classifier-free guidance",
         }
 
@@ -154,12 +159,14 @@ class OpenSoraAdapter(Adapter):
     def load(self) -> None:
         from adapters.opensora.loading import load_pipeline
 
+        import torch
+
         paths = {part: self._path(part, asset) for part, asset in zip(("transformer", "vae", "text_encoder"), self.assets)}
         device, dtype = self.torch.resolve_device(), self.torch.resolve_dtype()
         self.pipe = load_pipeline(
             paths["transformer"], paths["vae"], paths["text_encoder"], self.model_config, device, dtype,
             offload=self.offload, attention=self.attention, vae_micro_batch=self.vae_micro_batch,
-            vae_tiling=self.vae_tiling, compile=self.compile,
+            vae_tiling=self.vae_tiling, compile=self.compile, text_dtype=getattr(torch, self.text_dtype),
         )
 
     def close(self) -> None:
@@ -200,10 +207,18 @@ class OpenSoraAdapter(Adapter):
         from adapters.diffusers_video.base import tiny_pipeline_folder
         from adapters.opensora.pipeline import build_tiny_checkpoints
 
-        folder = tiny_pipeline_folder("OpenSoraTiny", lambda: _TinyCheckpoints(build_tiny_checkpoints), marker="vae.safetensors")
+        import hashlib
+        import json
+
+        from adapters.opensora import config
+
+        # Named by the tiny configs, so a changed config never reuses older files.
+        tiny = [config.STDIT3_TINY, config.SPATIAL_VAE_TINY, config.TEMPORAL_VAE_TINY, config.T5_TINY]
+        digest = hashlib.sha256(json.dumps(tiny, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        folder = tiny_pipeline_folder(f"OpenSoraTiny-{digest}", lambda: _TinyCheckpoints(build_tiny_checkpoints), marker="vae.safetensors")
         return cls(
             transformer=str(folder / "stdit3.safetensors"), vae=str(folder / "vae.safetensors"), text_encoder=str(folder / "t5"),
-            model_config="tiny", steps=2, height=32, width=32, frames=17, device="cpu",
+            model_config="tiny", steps=2, height=16, width=16, frames=17, device="cpu",
         )
 
 

@@ -60,16 +60,16 @@ def load_t5(folder: Path, dtype: torch.dtype, device: torch.device, max_length: 
 def load_pipeline(
     transformer: Path, vae: Path, text_encoder: Path, model_config: str, device: torch.device, dtype: torch.dtype, *,
     offload: str = "none", attention: str = "default", vae_micro_batch: int = config.MICRO_BATCH_SIZE,
-    vae_tiling: bool = False, compile: bool = False,
+    vae_tiling: bool = False, compile: bool = False, text_dtype: torch.dtype = torch.float32,
 ) -> OpenSoraPipeline:
-    """Every component loaded and placed (see `OpenSoraPipeline.place`)."""
+    """Every component loaded and placed (see `OpenSoraPipeline.place`); the T5 in ``text_dtype``."""
     model = load_transformer(transformer, model_config)
     video_vae = load_vae(vae, model_config, vae_micro_batch)
     if vae_tiling:
         video_vae.spatial.enable_tiling()
     home = torch.device("cpu") if offload == "model" else device
     # The learned null caption fixes the caption length (300 tokens for the released model).
-    captions = load_t5(text_encoder, dtype, home, model.config.caption_tokens)
+    captions = load_t5(text_encoder, text_dtype, home, model.config.caption_tokens)
     if captions.encoder.config.d_model != model.config.caption_channels:
         raise ValueError(
             f"Open-Sora: the text encoder in {text_encoder} has d_model {captions.encoder.config.d_model}, the denoiser in "

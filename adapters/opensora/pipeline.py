@@ -35,7 +35,7 @@ class OpenSoraPipeline:
         vae: The video VAE.
         captions: The T5 text side.
         device: Where the computation runs.
-        dtype: Weights' and activations' dtype.
+        dtype: The denoiser's and the VAE's dtype (the text encoder keeps its own).
         offload: Keep each component on the CPU except while it runs (``"model"``), or
             everything on ``device`` (``"none"``).
         attention: torch SDPA backend for the denoiser (``default``, ``flash``,
@@ -53,8 +53,10 @@ class OpenSoraPipeline:
     def place(self) -> "OpenSoraPipeline":
         """Put the components where ``offload`` says (on the device, or the CPU until used)."""
         home = torch.device("cpu") if self.offload == "model" else self.device
-        for module in (self.transformer, self.vae, self.captions.encoder):
+        for module in (self.transformer, self.vae):
             module.to(home, self.dtype)
+        # The text encoder keeps the dtype it was loaded in (upstream runs T5 in float32).
+        self.captions.encoder.to(home)
         return self
 
     @contextlib.contextmanager
