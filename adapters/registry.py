@@ -27,6 +27,8 @@ ADAPTERS.register("pia", "adapters.diffusers_video.pia:PIAAdapter")
 ADAPTERS.register("cogvideox-t2v", "adapters.diffusers_video.cogvideox:CogVideoXTextToVideoAdapter")
 ADAPTERS.register("cogvideox-i2v", "adapters.diffusers_video.cogvideox:CogVideoXImageToVideoAdapter")
 ADAPTERS.register("diffusers-i2v", "adapters.diffusers_video.image_to_video:DiffusersI2VAdapter")
+ADAPTERS.register("open-sora", "adapters.opensora.adapter:OpenSoraAdapter")
+ADAPTERS.register("open-sora-t2v", "adapters.opensora.adapter:OpenSoraTextToVideoAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:
