@@ -178,6 +178,15 @@ def test_converter_refuses_a_checkpoint_with_another_schedule():
         convert_diffusion_state_dict(state, TINY)
 
 
+def test_a_saved_drive_page_is_named_as_such(tmp_path):
+    from adapters.lfdm.convert import load_checkpoint_file
+
+    page = tmp_path / "lfdm-mug-lfae.pth"
+    page.write_text("<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title>")
+    with pytest.raises(CheckpointKeyError, match="HTML page.*browser"):
+        load_checkpoint_file(page, "LFAE")
+
+
 def test_converter_names_missing_lfae_parts():
     with pytest.raises(CheckpointKeyError, match="bg_predictor"):
         convert_lfae_state_dict({"generator": {}, "region_predictor": {}})
@@ -202,3 +211,30 @@ def test_published_unet_forward_and_sampling_steps_match_upstream():
     atol, rtol = tolerance(provenance)
     for name, value in ours.items():
         assert_close_reported(value[:, :, :2, ::4, ::4], ref[name], atol, rtol, f"published {name}")
+
+
+@pytest.mark.slow
+def test_published_lfae_regions_flows_and_warp_match_upstream():
+    ref, provenance = load_reference(FIXTURES / "lfae_published.safetensors")
+    keys, _ = load_key_list(FIXTURES / "lfae_keys_published.json")
+    lfae = LatentFlowAutoencoder(PUBLISHED_MUG.lfae).eval()
+    lfae.load_state_dict(convert_lfae_state_dict(split_lfae_keys(seeded_lfae_state(keys))), strict=True)
+    generator = torch.Generator().manual_seed(SEED + 5)
+    source, driving = torch.rand(1, 3, 128, 128, generator=generator), torch.rand(1, 3, 128, 128, generator=generator)
+    flow = torch.rand(1, 32, 32, 2, generator=generator) * 2 - 1
+    occlusion = torch.rand(1, 1, 32, 32, generator=generator)
+    with torch.no_grad():
+        source_regions, driving_regions = lfae.region_predictor(source), lfae.region_predictor(driving)
+        bg = lfae.bg_predictor(source, driving)
+        full = lfae.generator(source, driving_regions, source_regions, bg)
+        warped = lfae.generator.forward_with_flow(source, flow, occlusion)
+    sub = lambda v: v[..., ::4, ::4]  # noqa: E731
+    pairs = {
+        "region_shift": driving_regions["shift"], "region_affine": driving_regions["affine"], "bg_params": bg,
+        "real_flow": full["optical_flow"][:, ::4, ::4], "real_occlusion": sub(full["occlusion_map"]),
+        "bottleneck": full["bottleneck"][:, ::16, ::4, ::4], "reconstruction": sub(full["prediction"]),
+        "warp_prediction": sub(warped["prediction"]), "warp_deformed": sub(warped["deformed"]),
+    }
+    atol, rtol = tolerance(provenance)
+    for name, value in pairs.items():
+        assert_close_reported(value, ref[name], atol, rtol, f"published LFAE {name}")

@@ -215,6 +215,14 @@ def split_lfae_keys(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def load_checkpoint_file(path: str | Path, what: str) -> dict[str, Any]:
     """``torch.load(path, weights_only=True)`` with a clear error for an unreadable file."""
     path = Path(path)
+    with path.open("rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        # What a plain download of a Google Drive link (e.g. `hcvg assets fetch`) saves.
+        raise CheckpointKeyError(
+            f"LFDM: {what} checkpoint {path} is an HTML page, not the weights: Google Drive serves its "
+            "download page to scripts. Open the Drive link in a browser (or use `gdown FILE_ID`) and save the .pth there"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - re-raised with the file and what was expected
