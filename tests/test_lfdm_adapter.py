@@ -137,3 +137,20 @@ def test_frames_decoded_in_chunks_equal_frame_by_frame():
     batched = run(4)
     assert batched.shape == (2, 6, 3, 32, 32)
     torch.testing.assert_close(batched, run(1), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.slow  # builds the 42.7 M UNet and the full LFAE on the CPU
+def test_published_size_pipeline_and_training_loss_run():
+    from adapters.lfdm.config import PUBLISHED_MUG
+    from adapters.lfdm.pipeline import LFDMPipeline
+    from adapters.lfdm.training import LFDMTrainable
+
+    torch.manual_seed(0)
+    pipe = LFDMPipeline.from_config(PUBLISHED_MUG)
+    pipe.text_encoder, pipe.tokenizer = tiny_bert(hidden_size=768)
+    images = torch.rand(1, 3, 128, 128)
+    video = pipe(images, ["cut carrot"], [torch.Generator().manual_seed(0)], num_frames=4, steps=1)
+    assert video.shape == (1, 4, 3, 128, 128) and bool(torch.isfinite(video).all())
+    loss = LFDMTrainable(pipe).training_loss({"video": torch.rand(1, 3, 4, 128, 128), "prompts": ["cut carrot"]}, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert bool(torch.isfinite(loss)) and pipe.unet.conv_in.weight.grad is not None
