@@ -95,6 +95,9 @@ class LFDMPipeline:
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "LFDMPipeline":
         """Move the LFAE and UNet (the text encoder is placed by whoever built it)."""
+        # Only a real dtype change is passed on (diffusers warns on any dtype given to .to()).
+        if dtype is not None and dtype == next(self.unet.parameters()).dtype:
+            dtype = None
         self.lfae.to(device=device, dtype=dtype)
         self.unet.to(device=device, dtype=dtype)
         return self

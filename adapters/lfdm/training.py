@@ -217,25 +217,35 @@ def clip_frames(sample: Any, num_frames: int, size: int) -> np.ndarray:
     return frames
 
 
+def native_image_size(config: dict[str, Any]) -> int:
+    """The frame size of the model a config trains (its saved config, the tiny one, or the released one's)."""
+    import json
+
+    from adapters.lfdm.config import PUBLISHED, TINY
+
+    config = resolve_config(config)
+    if config["model"] == "tiny":
+        return TINY.image_size
+    if config["model"] == "weights":
+        return int(json.loads((Path(config["weights"]) / "lfdm_config.json").read_text())["image_size"])
+    return PUBLISHED[config["dataset"]].image_size
+
+
 def make_batches(samples: Sequence[Any], config: dict[str, Any], image_size: int | None = None) -> list[dict[str, Any]]:
     """Batches of training clips from benchmark samples.
 
     Args:
         samples: `hcvg.sample.Sample` objects (context, target, prompt).
         config: The training config (``num_frames``, ``batch_size``).
-        image_size: The model's native size (default: the config's model: 32 for
-            ``tiny``, else 128).
+        image_size: The model's native size (default: `native_image_size`).
 
     Returns:
         Dicts with ``video`` float ``[B, 3, F, S, S]`` in [0, 1] (frame 0 = the
         context), ``prompts`` (the action texts) and ``ids``; the last batch may be smaller.
     """
     config = resolve_config(config)
-    if image_size is None:
-        from adapters.lfdm.config import TINY
-
-        image_size = TINY.image_size if config["model"] == "tiny" else 128
-    size, frames, batch = int(image_size), int(config["num_frames"]), int(config["batch_size"])
+    size = int(image_size or native_image_size(config))
+    frames, batch = int(config["num_frames"]), int(config["batch_size"])
     out = []
     for start in range(0, len(samples), batch):
         chunk = samples[start : start + batch]
