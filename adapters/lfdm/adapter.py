@@ -215,7 +215,8 @@ class LFDMAdapter(Adapter):
         from adapters.lfdm.pipeline import CONFIG_FILE
         from adapters.lfdm.tiny import tiny_pipeline
 
-        folder = tiny_pipeline_folder("LFDMAdapter", tiny_pipeline, marker=CONFIG_FILE)
+        # The name carries a version: a cached folder of an older tiny config is not reused.
+        folder = tiny_pipeline_folder("LFDMAdapter-tiny-v1", tiny_pipeline, marker=CONFIG_FILE)
         # 16 native frames: the context's reconstruction + 15, so L = 15 needs no invented frames.
         return cls(weights=str(folder), steps=2, frames=16, device="cpu")
 
