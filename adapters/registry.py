@@ -29,6 +29,7 @@ ADAPTERS.register("cogvideox-i2v", "adapters.diffusers_video.cogvideox:CogVideoX
 ADAPTERS.register("diffusers-i2v", "adapters.diffusers_video.image_to_video:DiffusersI2VAdapter")
 ADAPTERS.register("open-sora", "adapters.opensora.adapter:OpenSoraAdapter")
 ADAPTERS.register("open-sora-t2v", "adapters.opensora.adapter:OpenSoraTextToVideoAdapter")
+ADAPTERS.register("lfdm", "adapters.lfdm.adapter:LFDMAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:
