@@ -258,3 +258,12 @@ def test_hand_landmarker_status_in_an_empty_cache(isolated_cache: Path, monkeypa
 def test_unknown_asset_name_suggests_close_matches() -> None:
     with pytest.raises(KeyError, match="hand-landmarker"):
         get_asset("hand-landmarkr")
+
+
+def test_every_entry_point_in_pyproject_is_a_module_reference():
+    """A dotted name such as opensora-vae-v1.2 must be quoted in TOML, or it becomes a table and the install fails."""
+    import tomllib
+
+    groups = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["entry-points"]
+    bad = [f"{group}.{name}" for group, entries in groups.items() for name, ref in entries.items() if not isinstance(ref, str)]
+    assert bad == [], f"entry points that are not 'module:attr' strings (quote dotted names): {bad}"
