@@ -182,6 +182,8 @@ class DynamiCrafterAdapter(Adapter):
         from adapters.shared_encoders import shared_encoder
 
         cfg = _config(self.config_name)
+        # Options that can fail are checked before ~10 GB of weights are read.
+        backend = _checked_backend(self.attention, self.name) if self.attention != "default" else None
         path = self.checkpoint_path()
         device, dtype = self.torch.resolve_device(), self.torch.resolve_dtype()
         offload = self.torch.offload == "model"
@@ -194,8 +196,8 @@ class DynamiCrafterAdapter(Adapter):
             vae.enable_slicing()
         if self.vae_tiling:
             vae.enable_tiling()
-        if self.attention != "default":
-            unet.set_attention_backend(_checked_backend(self.attention, self.name))
+        if backend is not None:
+            unet.set_attention_backend(backend)
         if self.compile:
             unet.compile()
         self.pipe = DynamiCrafterPipeline(unet, resampler, vae, conditioner, make_scheduler(), device, dtype, offload=offload)
