@@ -122,6 +122,8 @@ def test_two_adapters_on_one_checkpoint_share_one_openclip(released_tiny):
     assert first._shared_key not in shared_encoder_keys()
 
 
+# Builds the demo split (its hand detector included) before generating: over 20 s on a busy CPU.
+@pytest.mark.slow
 def test_hcvg_run_generates_and_scores_the_demo_split(tmp_path):
     from benchmark.cli.main import main
 

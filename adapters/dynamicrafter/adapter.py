@@ -237,8 +237,8 @@ class DynamiCrafterAdapter(Adapter):
     # -- tests -------------------------------------------------------------------
     @classmethod
     def for_tests(cls) -> "DynamiCrafterAdapter":
-        """The tiny configuration with random weights (a native checkpoint made once per machine), 2 steps, 16x16."""
-        return cls(checkpoint=str(tiny_checkpoint()), config="tiny", steps=2, height=16, width=16, device="cpu")
+        """The tiny configuration with random weights (a native checkpoint made once per machine), 1 step, 16x16."""
+        return cls(checkpoint=str(tiny_checkpoint()), config="tiny", steps=1, height=16, width=16, device="cpu")
 
 
 def _placed(module: Any, device: Any, dtype: Any) -> Any:
