@@ -33,7 +33,7 @@ VAE_PREFIX = "first_stage_model."
 TEXT_PREFIX = "cond_stage_model.model."
 IMAGE_PREFIX = "embedder.model."
 
-#: LatentDiffusion's registered schedule buffers: derived from the config, not weights.
+#: LatentDiffusion's schedule buffers (and the training-only logvar): derived from the config, not weights.
 SCHEDULE_BUFFERS = frozenset({
     "betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod",
     "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "posterior_variance",
