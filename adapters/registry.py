@@ -30,6 +30,7 @@ ADAPTERS.register("diffusers-i2v", "adapters.diffusers_video.image_to_video:Diff
 ADAPTERS.register("open-sora", "adapters.opensora.adapter:OpenSoraAdapter")
 ADAPTERS.register("open-sora-t2v", "adapters.opensora.adapter:OpenSoraTextToVideoAdapter")
 ADAPTERS.register("lfdm", "adapters.lfdm.adapter:LFDMAdapter")
+ADAPTERS.register("dynamicrafter", "adapters.dynamicrafter.adapter:DynamiCrafterAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:
