@@ -105,7 +105,7 @@ SIZE_SETTINGS = {
 
 
 def measure(size: str = "reduced", device: str = "cpu", repeats: int = 1, only: Sequence[str] | None = None,
-            hand_workers: int = 2) -> list[dict[str, Any]]:
+            hand_workers: int = 2, metrics: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Time the evaluation backbones and the suite per clip (see the module docstring).
 
     Args:
@@ -114,6 +114,8 @@ def measure(size: str = "reduced", device: str = "cpu", repeats: int = 1, only: 
         repeats: Timed calls per variant after one warm-up call on one clip; the median counts.
         only: Names from `BACKBONES` to measure (None: all).
         hand_workers: Worker processes of the ``workers-N`` hand-detection variant.
+        metrics: The suite's metrics (None: every registered one whose backbones are
+            measured, see `suite_metrics`).
 
     Returns:
         One row per backbone and variant, then the suite's rows.
@@ -136,7 +138,7 @@ def measure(size: str = "reduced", device: str = "cpu", repeats: int = 1, only: 
     rows: list[dict[str, Any]] = []
     for backbone in chosen:
         if backbone == "suite":
-            rows += _suite_rows(built, samples, size, device, repeats)
+            rows += _suite_rows(built, samples, size, device, repeats, metrics)
         elif backbone == "hands":
             rows += _hand_rows(built["hand-keypoints"], built["hand-keypoints-workers"], clips, repeats, size)
         else:
@@ -154,7 +156,9 @@ def demo_samples(count: int, frames: int) -> list[Sample]:
     from benchmark.splits import load_split
 
     split = load_split("demo", num_samples=count)
-    return [replace(s, target=s.target[:frames]) for s in (split.get(i) for i in list(split.ids())[:count])]
+    samples = [split.get(i) for i in list(split.ids())[:count]]
+    return [replace(s, target=s.target[:frames], keypoints=None if s.keypoints is None else s.keypoints[: frames + 1])
+            for s in samples]
 
 
 def generated_from(sample: Sample, seed: int) -> np.ndarray:
@@ -354,35 +358,42 @@ class OneClipAtATime(FeatureExtractor):
         return np.concatenate([self.inner.extract_text([text]) for text in texts])
 
 
-def suite_metrics(extractors: dict[str, FeatureExtractor]) -> list[Metric]:
-    """Every registered metric whose features are all among ``extractors`` (those without features too).
+def suite_metrics(extractors: dict[str, FeatureExtractor], names: Sequence[str] | None = None) -> list[Metric]:
+    """The suite's metrics: ``names``, or every registered one whose features are all among ``extractors``.
 
-    ``egovlp-ego4d`` is left out: a split scores with one EgoVLP checkpoint (EPIC's here).
+    ``egovlp-ego4d`` is left out of the default: a split scores with one EgoVLP
+    checkpoint (EPIC's here).
+
+    Raises:
+        ValueError: If a metric named in ``names`` reads a feature that is not measured.
     """
     metrics = []
-    for name in METRICS.names():
+    for name in names if names is not None else METRICS.names():
         metric = METRICS.create(name)
-        if name != "egovlp-ego4d" and all(f in extractors for f in metric.features):
+        missing = [f for f in metric.features if f not in extractors]
+        if names is not None and missing:
+            raise ValueError(f"suite metric {name!r} reads {missing}, whose backbone is not measured; add it to only=")
+        if (names is not None or name != "egovlp-ego4d") and not missing:
             metrics.append(metric)
     return metrics
 
 
 def _suite_rows(built: dict[str, FeatureExtractor], samples: list[Sample], size: str, device: str,
-                repeats: int) -> list[dict[str, Any]]:
+                repeats: int, metric_names: Sequence[str] | None) -> list[dict[str, Any]]:
     serial = {n: e for n, e in built.items() if n != "hand-keypoints-workers"}
     fast = dict(serial)
     if "hand-keypoints-workers" in built:
         fast["hand-keypoints"] = built["hand-keypoints-workers"]
     reference = {n: OneClipAtATime(e) for n, e in serial.items()}
     settings = {"size": size, "device": device, "clips": len(samples), "frames": len(samples[0].target),
-                "scopes": ["full", "ma"], "metrics": [m.name for m in suite_metrics(fast)],
+                "scopes": ["full", "ma"], "metrics": [m.name for m in suite_metrics(fast, metric_names)],
                 "threads": torch.get_num_threads(), "hand_workers": getattr(fast.get("hand-keypoints"), "workers", None),
                 "not_timed": "the Fréchet distances of FID and FVD (once per split and scope, not per clip)"}
     rows, reference_seconds = [], None
     cases = (("reference", reference, True, False), ("fast", fast, False, False),
              ("fast, ground truth cached", fast, False, True))
     for variant, extractors, reference_path, cached in cases:
-        run = SuiteRun(extractors, reference_path, cached)
+        run = SuiteRun(extractors, reference_path, cached, metric_names)
         with _precision("fp32" if reference_path else "default", device):
             seconds, peak, outputs = time_per_clip(run, samples, repeats, device, seconds_of=lambda: run.seconds)
             flops = count_flops(lambda: run(samples[:1]))
@@ -402,10 +413,13 @@ class SuiteRun:
         reference_path: Embed the ground truth for every metric (also for `Metric.generated_only`).
         cached_ground_truth: Score another adapter first (untimed), so the timed one reads the
             ground truth's features from the cache, as every adapter after a split's first does.
+        metrics: Metric names (None: `suite_metrics`' default).
     """
 
-    def __init__(self, extractors: dict[str, FeatureExtractor], reference_path: bool, cached_ground_truth: bool):
+    def __init__(self, extractors: dict[str, FeatureExtractor], reference_path: bool, cached_ground_truth: bool,
+                 metrics: Sequence[str] | None = None):
         self.extractors = extractors
+        self.metric_names = metrics
         self.reference_path = reference_path
         self.cached_ground_truth = cached_ground_truth
         self.seconds = 0.0
@@ -414,7 +428,7 @@ class SuiteRun:
         registry: Registry = Registry("feature extractor")
         for name, extractor in self.extractors.items():
             registry.register(name, lambda e=extractor: e)
-        metrics = suite_metrics(self.extractors)
+        metrics = suite_metrics(self.extractors, self.metric_names)
         if self.reference_path:
             for metric in metrics:
                 metric.generated_only = ()  # type: ignore[misc]
