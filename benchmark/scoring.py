@@ -6,6 +6,12 @@ backbone sees each frame once per scope; its output is cached, the ground truth'
 per split, and every metric reads those features. Hand detection in CPU worker
 processes runs while the device backbones do. A failing extractor or metric fails only
 the samples and metrics that depend on it.
+
+The motion-area scope is never skipped, because no metric is crop-invariant: every
+frame-based input changes with the crop (the CLIP, BLIP and EgoVLP embeddings, the
+Inception and I3D features, hand keypoints normalized to the crop, the pixels PSNR and
+SSIM compare). What is invariant, the prompt's text embedding, is computed once per
+sample for both scopes (`TEXT_SCOPE`).
 """
 
 from __future__ import annotations
