@@ -143,6 +143,10 @@ def measure(size: str = "reduced", device: str = "cpu", repeats: int = 1, only: 
             rows += _hand_rows(built["hand-keypoints"], built["hand-keypoints-workers"], clips, repeats, size)
         else:
             rows += _backbone_rows(backbone, built, clips, size, device, repeats)
+        for row in rows:
+            if row["name"] == backbone:
+                logger.info("%s %s: %.4f s/clip, x%.2f vs reference", backbone, row["variant"], row["seconds_per_clip"],
+                            row["ratio_vs_reference"])
     return rows
 
 

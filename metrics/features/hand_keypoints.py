@@ -23,14 +23,18 @@ file's own rate the keypoints are identical.
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from handi.hands.detector import NOMINAL_FPS
 from metrics.features.base import FeatureExtractor, gather_futures
+
+logger = logging.getLogger(__name__)
 
 #: The landmarker's running mode: frame by frame, or tracking through the clip.
 HandMode = Literal["image", "video"]
@@ -139,7 +143,14 @@ class HandKeypointsExtractor(FeatureExtractor):
                 initializer=_start_worker, initargs=(self._settings, self.mode, self.fps),
             )
             atexit.register(self._pool.shutdown, cancel_futures=True)
-        return gather_futures([self._pool.submit(_detect_in_worker, video) for video in videos])
+        try:
+            return gather_futures([self._pool.submit(_detect_in_worker, video) for video in videos])
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): its clips failed and were recorded by
+            # the caller; the clips from now on get new workers.
+            logger.warning("hand-keypoints: a worker process died; starting %d new ones", self.workers)
+            self.close()
+            return self.submit(videos)
 
     def close(self) -> None:
         """Stop the worker processes (a later call starts new ones)."""
