@@ -174,5 +174,7 @@ def test_measure_reports_each_backbone_and_the_suite_with_ratios():
     suite = by[("suite", "fast")]["settings"]
     assert suite["metrics"] == ["clip-gt", "clip-cs", "clip-tx", "egovlp"] and suite["scopes"] == ["full", "ma"]
     assert by[("suite", "fast")]["settings"]["sample_metric_cells_per_clip"] == 4 * 2
+    # A further adapter reads the ground truth's features from the cache: about half the work.
+    assert 0 < by[("suite", "fast, ground truth cached")]["flops_per_clip"] < by[("suite", "fast")]["flops_per_clip"]
     with pytest.raises(ValueError, match="unknown backbone"):
         measure("tiny", "cpu", 1, only=("clipp",))
