@@ -1,9 +1,17 @@
 """Scoring generated clips: scope crops, shared backbone features, every metric.
 
-For one batch of clips and one scope, each feature extractor that some metric reads
-runs once over the batch (its output cached, ground truth once per split), then every
-metric reads those features. A failing extractor or metric fails only the samples and
-metrics that depend on it.
+For one batch of clips, each feature extractor that some metric reads runs once over
+the batch, both scopes and both sides (generated and ground truth) in one call, so a
+backbone sees each frame once per scope; its output is cached, the ground truth's once
+per split, and every metric reads those features. Hand detection in CPU worker
+processes runs while the device backbones do. A failing extractor or metric fails only
+the samples and metrics that depend on it.
+
+The motion-area scope is never skipped, because no metric is crop-invariant: every
+frame-based input changes with the crop (the CLIP, BLIP and EgoVLP embeddings, the
+Inception and I3D features, hand keypoints normalized to the crop, the pixels PSNR and
+SSIM compare). What is invariant, the prompt's text embedding, is computed once per
+sample for both scopes (`TEXT_SCOPE`).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,11 +161,12 @@ class Scorer:
             every = {(m.name, scope) for m in self.all_metrics for scope in self.scopes}
             wanted = {s.id: every for s in samples}
         out = ScoredBatch(rows={s.id: [] for s in samples})
+        # 1. Each scope's crops of the clips (decoded once, by the caller).
+        staged: dict[str, _Staged] = {}
         for scope in self.scopes:
-            todo = {s.id: {m for m, sc in wanted.get(s.id, ()) if sc == scope} for s in samples}
-            items: dict[str, ScoredItem] = {}
+            stage = staged[scope] = _Staged(todo={s.id: {m for m, sc in wanted.get(s.id, ()) if sc == scope} for s in samples})
             for sample in samples:
-                if not todo[sample.id]:
+                if not stage.todo[sample.id]:
                     continue
                 try:
                     gen, target, context, mask = apply_scope(
@@ -164,19 +174,27 @@ class Scorer:
                         motion_area=sample.motion_area,
                     )
                 except MetricUndefined as err:
-                    for metric in self._metrics_named(todo[sample.id]):
-                        if isinstance(metric, SampleMetric):
-                            out.rows[sample.id].append(_row(metric, scope, math.nan, "undefined", str(err)))
-                        out.ledger.append(_cell(sample.id, metric, scope, "undefined"))
+                    stage.undefined[sample.id] = str(err)
                     continue
-                items[sample.id] = ScoredItem(sample.id, scope, gen, target, context, mask, sample.prompt)
-            needed = {f for i in items for m in self._metrics_named(todo[i]) for f in m.features}
-            feature_errors = self._attach_features(items, scope, adapter, split, seed, sorted(needed))
-            for sample_id, item in items.items():
-                for metric in self._metrics_named(todo[sample_id]):
-                    missing = [f for f in metric.features if (sample_id, f) in feature_errors]
-                    if missing:
-                        message = f"feature {missing[0]!r} failed: {feature_errors[(sample_id, missing[0])]}"
+                stage.items[sample.id] = ScoredItem(sample.id, scope, gen, target, context, mask, sample.prompt)
+        # 2. Each backbone once over the whole batch: both scopes, generated and ground truth.
+        feature_errors = self._attach_features(staged, adapter, split, seed)
+        # 3. Every metric reads the features.
+        for scope, stage in staged.items():
+            for sample_id, reason in stage.undefined.items():
+                for metric in self._metrics_named(stage.todo[sample_id]):
+                    if isinstance(metric, SampleMetric):
+                        out.rows[sample_id].append(_row(metric, scope, math.nan, "undefined", reason))
+                    out.ledger.append(_cell(sample_id, metric, scope, "undefined"))
+            for sample_id, item in stage.items.items():
+                for metric in self._metrics_named(stage.todo[sample_id]):
+                    failed = [
+                        feature_errors[key] for f in metric.features
+                        for key in [(scope, sample_id, f, GENERATED_SIDE), (scope, sample_id, f, TARGET_SIDE)]
+                        if key in feature_errors and not (key[3] == TARGET_SIDE and f in metric.generated_only)
+                    ]
+                    if failed:
+                        message = failed[0]
                         if isinstance(metric, SampleMetric):
                             out.rows[sample_id].append(_row(metric, scope, math.nan, "error", message))
                         out.ledger.append(_cell(sample_id, metric, scope, "error"))
@@ -196,40 +214,89 @@ class Scorer:
     def _metrics_named(self, names: set[str]) -> list[Metric]:
         return [m for m in self.all_metrics if m.name in names]
 
-    def _attach_features(
-        self, items: dict[str, ScoredItem], scope: str, adapter: str, split: str, seed: int, names: list[str]
-    ) -> dict[tuple[str, str], str]:
-        """Fill ``item.features`` / ``item.target_features``; returns (sample, feature) -> error."""
-        errors: dict[tuple[str, str], str] = {}
+    def _attach_features(self, staged: dict[str, "_Staged"], adapter: str, split: str, seed: int) -> dict[tuple[str, str, str, str], str]:
+        """Fill ``item.features`` / ``item.target_features`` of every staged item.
+
+        Per extractor, the inputs of both scopes and both sides (generated and ground
+        truth) that the cache lacks go to the backbone in one call, so its batches are as
+        full as the batch of clips allows. Extractors that run in the background (hand
+        detection in CPU worker processes) are submitted first and collected last, so they
+        overlap the device backbones. The ground truth's features are computed only for
+        metrics that read them (not for `Metric.generated_only`), once per split (cached
+        under `GROUND_TRUTH`); a prompt is embedded once per sample (cached under
+        `TEXT_SCOPE`, for both scopes and sides).
+
+        Returns:
+            (scope, sample id, extractor, side) -> error message, side being
+            `GENERATED_SIDE` or `TARGET_SIDE`.
+        """
+        names = sorted({f for stage in staged.values() for i in stage.items for m in self._metrics_named(stage.todo[i]) for f in m.features})
+        names.sort(key=lambda n: not self._extractor(n).runs_in_background)  # stable: background ones first
+        owner = generated_owner(adapter, seed)
+        started = []
         for name in names:
-            if self._extractor(name).kind == "text":
-                # The prompt is the same for both clips, every scope and every adapter:
-                # embed it once per sample and hand the one vector to both sides.
-                jobs = [(GROUND_TRUTH, TEXT_SCOPE, lambda i: i.prompt, ("features", "target_features"))]
-            else:
-                jobs = [
-                    (generated_owner(adapter, seed), scope, lambda i: i.generated, ("features",)),
-                    (GROUND_TRUTH, scope, lambda i: i.target, ("target_features",)),
-                ]
-            for owner, cache_scope, input_of, slots in jobs:
-                todo = []
-                for sample_id, item in items.items():
-                    cached = self.cache.load(name, cache_scope, owner, split, sample_id) if self.cache else None
-                    if cached is None:
-                        todo.append(sample_id)
-                    for slot in slots if cached is not None else ():
-                        getattr(item, slot)[name] = cached
-                if not todo:
-                    continue
-                for sample_id, result in zip(todo, self._extract(name, [input_of(items[i]) for i in todo])):
-                    if isinstance(result, Exception):
-                        errors[(sample_id, name)] = f"{type(result).__name__}: {result}"
+            extractor = self._extractor(name)
+            jobs: dict[tuple[str, str, str], _Job] = {}  # (cache scope, owner, sample id) -> job
+            for scope, stage in staged.items():
+                for sample_id, item in stage.items.items():
+                    readers = [m for m in self._metrics_named(stage.todo[sample_id]) if name in m.features]
+                    if not readers:
                         continue
-                    for slot in slots:
-                        getattr(items[sample_id], slot)[name] = result
-                    if self.cache:
-                        self.cache.save(name, cache_scope, owner, split, sample_id, result)
+                    if extractor.kind == "text":
+                        # The prompt is the same for both clips, every scope and every adapter.
+                        job = jobs.setdefault((TEXT_SCOPE, GROUND_TRUTH, sample_id), _Job(item.prompt))
+                        job.slots += [(scope, item, GENERATED_SIDE), (scope, item, TARGET_SIDE)]
+                        continue
+                    jobs.setdefault((scope, owner, sample_id), _Job(item.generated)).slots.append((scope, item, GENERATED_SIDE))
+                    if any(name not in m.generated_only for m in readers):
+                        jobs.setdefault((scope, GROUND_TRUTH, sample_id), _Job(item.target)).slots.append((scope, item, TARGET_SIDE))
+            pending = []
+            for (cache_scope, cache_owner, sample_id), job in jobs.items():
+                cached = self.cache.load(name, cache_scope, cache_owner, split, sample_id) if self.cache else None
+                if cached is None:
+                    pending.append((cache_scope, cache_owner, sample_id))
+                else:
+                    job.fill(name, cached)
+            if pending:
+                started.append((name, jobs, pending, self._submit(name, [jobs[key].input for key in pending])))
+        errors: dict[tuple[str, str, str, str], str] = {}
+        for name, jobs, pending, future in started:
+            results = self._collect(name, future, [jobs[key].input for key in pending])
+            for (cache_scope, cache_owner, sample_id), result in zip(pending, results):
+                job = jobs[(cache_scope, cache_owner, sample_id)]
+                if isinstance(result, Exception):
+                    message = f"feature {name!r} failed: {type(result).__name__}: {result}"
+                    errors.update({(scope, item.sample_id, name, side): message for scope, item, side in job.slots})
+                    continue
+                job.fill(name, result)
+                if self.cache:
+                    self.cache.save(name, cache_scope, cache_owner, split, sample_id, result)
         return errors
+
+    def _submit(self, name: str, inputs: list[Any]) -> Future:
+        """Start one extractor on a batch (`FeatureExtractor.submit`; text is embedded now)."""
+        extractor = self._extractor(name)
+        if extractor.kind != "text":
+            return extractor.submit(list(inputs))
+        future: Future = Future()
+        try:
+            future.set_result(list(extractor.extract_text(list(inputs))))
+        except Exception as err:  # read by `_collect`, which retries text by text
+            future.set_exception(err)
+        return future
+
+    def _collect(self, name: str, future: Future, inputs: list[Any]) -> list[np.ndarray | Exception]:
+        """The batch's features; if the batch failed, each input again alone so only bad ones fail."""
+        try:
+            results = list(future.result())
+            if len(results) != len(inputs):
+                raise RuntimeError(f"extractor {name!r} returned {len(results)} results for {len(inputs)} inputs")
+            return results
+        except Exception as batch_error:  # retried one by one; each failure is returned, then recorded
+            if len(inputs) == 1:
+                return [batch_error]
+            logger.warning("extractor %s failed on a batch (%s); retrying clip by clip", name, batch_error)
+        return [self._extract(name, [one])[0] for one in inputs]
 
     def _extract(self, name: str, clips: list[Any]) -> list[np.ndarray | Exception]:
         """Run one extractor on a batch; on failure, one by one so only bad clips fail."""
@@ -243,6 +310,30 @@ class Scorer:
                 return [batch_error]
             logger.warning("extractor %s failed on a batch (%s); retrying clip by clip", name, batch_error)
         return [self._extract(name, [clip])[0] for clip in clips]
+
+
+GENERATED_SIDE, TARGET_SIDE = "generated", "target"
+
+
+@dataclass
+class _Staged:
+    """One scope of a batch: the cells to compute, the cropped items, and the undefined samples."""
+
+    todo: dict[str, set[str]]  # sample id -> metric names
+    items: dict[str, ScoredItem] = field(default_factory=dict)
+    undefined: dict[str, str] = field(default_factory=dict)  # sample id -> why the scope has no crop
+
+
+@dataclass
+class _Job:
+    """One extractor input (a clip or a prompt) and the item slots its features fill."""
+
+    input: Any
+    slots: list[tuple[str, ScoredItem, str]] = field(default_factory=list)  # (scope, item, side)
+
+    def fill(self, name: str, features: Any) -> None:
+        for _, item, side in self.slots:
+            (item.features if side == GENERATED_SIDE else item.target_features)[name] = features
 
 
 def extractor_fingerprint(extractor: FeatureExtractor) -> str:

@@ -59,6 +59,10 @@ class Metric(abc.ABC):
         needs_motion_area: The metric reads ``item.motion_area``.
         features: Names of the feature extractors whose outputs the metric reads from
             ``item.features`` (generated clip) and ``item.target_features`` (ground truth).
+        generated_only: Of ``features``, those read from ``item.features`` alone, never
+            from ``item.target_features``: the scorer does not run their extractor on the
+            ground truth for this metric (BLIP's captioner is the costliest backbone, and
+            the BLIP score never looks at the ground truth's captions).
     """
 
     name: ClassVar[str] = ""
@@ -66,6 +70,7 @@ class Metric(abc.ABC):
     level: ClassVar[Literal["sample", "distribution"]] = "sample"
     needs_motion_area: ClassVar[bool] = False
     features: ClassVar[tuple[str, ...]] = ()
+    generated_only: ClassVar[tuple[str, ...]] = ()
 
     def config(self) -> dict:
         """Every preprocessing choice, written into the run config."""

@@ -42,6 +42,7 @@ class BlipLargeScore(SampleMetric):
     name: ClassVar[str] = "blip-large"
     higher_is_better: ClassVar[bool] = True
     features: ClassVar[tuple[str, ...]] = ("blip-large-captions", "egovlp-text")
+    generated_only: ClassVar[tuple[str, ...]] = ("blip-large-captions",)
 
     def score(self, item: ScoredItem) -> float:
         captions, description = self.features
@@ -60,3 +61,4 @@ class BlipBaseScore(BlipLargeScore):
 
     name: ClassVar[str] = "blip-base"
     features: ClassVar[tuple[str, ...]] = ("blip-base-captions", "egovlp-text")
+    generated_only: ClassVar[tuple[str, ...]] = ("blip-base-captions",)

@@ -120,6 +120,7 @@ class CLIPConsistencyScore(SampleMetric):
     name: ClassVar[str] = "clip-cs"
     higher_is_better: ClassVar[bool] = True
     features: ClassVar[tuple[str, ...]] = ("clip",)
+    generated_only: ClassVar[tuple[str, ...]] = ("clip",)
 
     def score(self, item: ScoredItem) -> float:
         return clip_consistency_score(item.features["clip"])
@@ -138,6 +139,7 @@ class CLIPTextScore(SampleMetric):
     name: ClassVar[str] = "clip-tx"
     higher_is_better: ClassVar[bool] = True
     features: ClassVar[tuple[str, ...]] = ("clip", "clip-text")
+    generated_only: ClassVar[tuple[str, ...]] = ("clip",)
 
     def __init__(self, scale: float = CLIP_SCORE_SCALE):
         self.scale = float(scale)

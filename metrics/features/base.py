@@ -12,6 +12,8 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import threading
+from concurrent.futures import CancelledError, Future
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -112,6 +114,55 @@ class FeatureExtractor(abc.ABC):
     def extract_text(self, texts: list[str]) -> np.ndarray:
         """Embeddings of a batch of texts, float32 ``[N, D]``."""
         raise NotImplementedError(f"{self.name} does not embed text")
+
+    @property
+    def runs_in_background(self) -> bool:
+        """True if `submit` returns before the work is done (CPU workers beside the GPU).
+
+        The scorer submits such extractors first, then runs the others meanwhile.
+        """
+        return False
+
+    def submit(self, videos: list[np.ndarray]) -> Future:
+        """Start `extract` on a batch; the future's result is its list of arrays.
+
+        The default runs `extract` now and returns a finished future (holding the
+        exception if it raised); extractors with worker processes return at once.
+        """
+        future: Future = Future()
+        try:
+            future.set_result(self.extract(videos))
+        except Exception as err:  # handed to whoever reads the future, as a pool would
+            future.set_exception(err)
+        return future
+
+
+def gather_futures(futures: list[Future]) -> Future:
+    """One future whose result is the list of ``futures``' results, in order.
+
+    It fails with the first exception among them once all are done, so a caller that
+    retries clip by clip never races a worker still writing.
+    """
+    combined: Future = Future()
+    lock, left = threading.Lock(), [len(futures)]
+
+    def finish(_: Future) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [CancelledError() if f.cancelled() else f.exception() for f in futures]
+        errors = [e for e in errors if e is not None]
+        if errors:
+            combined.set_exception(errors[0])
+        else:
+            combined.set_result([f.result() for f in futures])
+
+    if not futures:
+        combined.set_result([])
+    for future in futures:
+        future.add_done_callback(finish)
+    return combined
 
 
 def _drop_keys(value: Any, keys: frozenset[str]) -> Any:

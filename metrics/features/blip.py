@@ -205,6 +205,30 @@ class BlipCaptioner(FrozenModel):
             **numerics(self.device, uses_autocast=True),
         }
 
+    def caption_clips(self, videos: list[np.ndarray]) -> list[list[str]]:
+        """Captions of every frame of several clips, frames of all clips batched together.
+
+        Each ``generate`` call takes ``batch_size`` frames whatever clip they come from;
+        beam search keeps separate beams per frame, so a frame's caption does not depend
+        on its batch (to float rounding of the scores, which decides a tie only between
+        beams whose log-probabilities agree to ~1e-6).
+
+        Args:
+            videos: uint8 ``[T_i, H, W, 3]`` RGB clips in [0, 255].
+
+        Returns:
+            ``T_i`` captions per clip, without the prompt.
+        """
+        for video in videos:
+            check_clip(video)
+        if len({v.shape[1:] for v in videos}) > 1:  # frames of different sizes: clip by clip
+            return [self.caption(video) for video in videos]
+        if not videos:
+            return []
+        captions = self.caption(np.concatenate(videos))
+        ends = np.cumsum([len(v) for v in videos])
+        return [captions[end - len(v) : end] for v, end in zip(videos, ends)]
+
     @torch.inference_mode()
     def caption(self, frames: np.ndarray) -> list[str]:
         """One caption per frame.
@@ -267,8 +291,12 @@ class _BlipCaptionsExtractor(FeatureExtractor):
         return f"captioner {self.captioner.weights_digest()}, text head {self.text_head.weights_digest()}"
 
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
-        self.last_captions = [self.captioner.caption(video) for video in videos]
-        return [self.text_head.embed_texts(captions) for captions in self.last_captions]
+        self.last_captions = self.captioner.caption_clips(videos)
+        if not videos:
+            return []
+        # Every caption of the batch in one call: repeated captions are embedded once.
+        flat = self.text_head.embed_texts([c for captions in self.last_captions for c in captions])
+        return np.split(flat, np.cumsum([len(c) for c in self.last_captions])[:-1])
 
 
 class BlipLargeCaptionsExtractor(_BlipCaptionsExtractor):

@@ -174,6 +174,29 @@ class ClipBackbone(FrozenModel):
                 out.append(_tensor(self.model.get_image_features(pixel_values=pixels)))
         return _unit_rows(torch.cat(out))
 
+    def embed_clips(self, videos: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-frame embeddings of several clips, their frames batched together.
+
+        Forward passes take ``batch_size`` frames whatever clip they come from, so short
+        clips and the scorer's many small jobs (generated and ground truth, both scopes)
+        fill the device; each frame's embedding equals `embed_frames`'s within float32
+        rounding (~1e-6).
+
+        Args:
+            videos: uint8 ``[T_i, H, W, 3]`` RGB clips in [0, 255].
+
+        Returns:
+            float32 ``[T_i, D]`` per clip, rows of unit L2 norm.
+        """
+        for video in videos:
+            check_clip(video)
+        if len({v.shape[1:] for v in videos}) > 1:  # frames of different sizes: clip by clip
+            return [self.embed_frames(video) for video in videos]
+        if not videos:
+            return []
+        stacked = self.embed_frames(np.concatenate(videos))
+        return np.split(stacked, np.cumsum([len(v) for v in videos])[:-1])
+
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Text embeddings.
@@ -244,7 +267,7 @@ class ClipImageExtractor(_ClipExtractor):
     kind: ClassVar[Literal["video", "text"]] = "video"
 
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
-        return [self.backbone.embed_frames(video) for video in videos]
+        return self.backbone.embed_clips(videos)
 
 
 class ClipTextExtractor(_ClipExtractor):

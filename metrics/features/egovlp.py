@@ -63,8 +63,13 @@ MAX_TEXT_TOKENS = 512  # DistilBERT's positions; EgoVLP tokenizes with truncatio
 
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Softmax attention of ``[B, i, d]`` queries over ``[B, j, d]`` keys (queries pre-scaled)."""
-    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v
+    """Softmax attention of ``[B, i, d]`` queries over ``[B, j, d]`` keys (queries pre-scaled).
+
+    PyTorch's fused kernel (flash or memory-efficient attention on a GPU) with
+    ``scale=1``, since the queries carry the scale: softmax(q kᵀ) v to float rounding,
+    without materializing the ``[B, i, j]`` weights.
+    """
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=1.0)
 
 
 class Mlp(nn.Module):
@@ -409,10 +414,17 @@ class EgoVLPBackbone(FrozenModel):
         tokenizer: distilbert-base-uncased's tokenizer (or a tiny one for tests).
         weights: What the weights are, for the run config.
         device: Torch device.
+        video_batch_size: Clips per video forward pass (8 clips of 16 frames: 1,568 tokens each).
+        text_batch_size: Texts (of one token count) per text forward pass.
     """
 
-    def __init__(self, model: FrozenInTime, tokenizer: Any, weights: str, device: str | torch.device = "cpu"):
+    def __init__(
+        self, model: FrozenInTime, tokenizer: Any, weights: str, device: str | torch.device = "cpu",
+        video_batch_size: int = 8, text_batch_size: int = 64,
+    ):
         super().__init__(model, tokenizer, weights, device)
+        self.video_batch_size = int(video_batch_size)
+        self.text_batch_size = int(text_batch_size)
         self.num_frames = int(model.config.num_frames)
         self.image_size = int(model.config.img_size)
 
@@ -492,6 +504,30 @@ class EgoVLPBackbone(FrozenModel):
             return self.model.compute_video(pixels[None].to(self.device))[0].float().cpu().numpy()
 
     @torch.inference_mode()
+    def embed_videos(self, videos: list[np.ndarray]) -> list[np.ndarray]:
+        """Clip embeddings of several clips, ``video_batch_size`` clips per forward pass.
+
+        Each equals `embed_video`'s within float32 rounding (~1e-6 relative).
+
+        Args:
+            videos: uint8 ``[T_i, H, W, 3]`` RGB clips in [0, 255].
+
+        Returns:
+            float32 ``[projection_dim]`` per clip, not normalized.
+        """
+        pixels = []
+        for video in videos:
+            check_clip(video)
+            frames = video[resample_indices(len(video), self.num_frames)]
+            pixels.append(preprocess_frames(frames, self.image_size, IMAGENET_MEAN, IMAGENET_STD, interpolation="bilinear", antialias=False))
+        out: list[np.ndarray] = []
+        for start in range(0, len(pixels), self.video_batch_size):
+            batch = torch.stack(pixels[start : start + self.video_batch_size]).to(self.device)
+            with autocast(self.device):
+                out += list(self.model.compute_video(batch).float().cpu().numpy())
+        return out
+
+    @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Text embeddings.
 
@@ -503,13 +539,25 @@ class EgoVLPBackbone(FrozenModel):
         """
         if isinstance(texts, str):
             raise TypeError("want a list of strings, got one string")
-        # One text per call, as LEGO's BLIP score does: padding never enters a text's embedding.
-        out = []
-        for text in texts:
-            tokens = self.tokenizer([text], padding=True, truncation=True, return_tensors="pt")
-            with autocast(self.device):
-                out.append(self.model.compute_text(tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)))
-        return torch.cat(out).float().cpu().numpy()
+        # LEGO embeds one text per call, so padding never enters a text's embedding. Texts
+        # of the same token count batch without any padding, which keeps that (to float
+        # rounding); a text repeated (BLIP often gives several frames one caption) is
+        # embedded once.
+        unique = list(dict.fromkeys(texts))
+        by_length: dict[int, list[tuple[str, list[int]]]] = {}
+        for text in unique:
+            ids = self.tokenizer([text], truncation=True)["input_ids"][0]
+            by_length.setdefault(len(ids), []).append((text, ids))
+        embedded: dict[str, np.ndarray] = {}
+        for group in by_length.values():
+            for start in range(0, len(group), self.text_batch_size):
+                chunk = group[start : start + self.text_batch_size]
+                ids = torch.tensor([ids for _, ids in chunk], dtype=torch.long, device=self.device)
+                with autocast(self.device):
+                    vectors = self.model.compute_text(ids, torch.ones_like(ids)).float().cpu().numpy()
+                embedded.update(zip((text for text, _ in chunk), vectors))
+        dim = int(self.model.config.projection_dim)
+        return np.stack([embedded[text] for text in texts]) if texts else np.zeros((0, dim), np.float32)
 
 
 class _EgoVLPExtractor(FeatureExtractor):
@@ -553,7 +601,7 @@ class EgoVLPVideoExtractor(_EgoVLPExtractor):
     kind: ClassVar[Literal["video", "text"]] = "video"
 
     def extract(self, videos: list[np.ndarray]) -> list[np.ndarray]:
-        return [self.backbone.embed_video(video) for video in videos]
+        return self.backbone.embed_videos(videos)
 
 
 class EgoVLPEgo4DVideoExtractor(EgoVLPVideoExtractor):
