@@ -60,7 +60,8 @@ class SpeedOptions:
             so the DPM-Solver++ update does not accumulate bfloat16 rounding.
         attention: ``sdpa`` (reference: diffusers' `AttnProcessor2_0`, PyTorch's
             scaled_dot_product_attention with its automatic kernel choice); ``math``:
-            diffusers' `AttnProcessor` (explicit softmax(QKᵀ)V, the unoptimized baseline);
+            diffusers' `AttnProcessor` in the UNets and the VAE (explicit softmax(QKᵀ)V,
+            the unoptimized baseline);
             ``flash``: SDPA restricted to the flash kernel (CUDA and 16-bit weights only).
         channels_last: Put the 4-D convolution weights in channels-last memory format.
         compile: ``none`` (reference) or a `torch.compile` mode for both UNets;
@@ -192,7 +193,7 @@ class HandiPipeline(DiffusionPipeline):
         if options.attention == "math":
             from diffusers.models.attention_processor import Attention, AttnProcessor
 
-            for module in networks:
+            for module in (*networks, self.vae):
                 for sub in module.modules():
                     if isinstance(sub, Attention):
                         sub.set_processor(AttnProcessor())

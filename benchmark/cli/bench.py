@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 from benchmark.cli.base import Subcommand
 from hcvg.errors import InvalidInputError
@@ -61,27 +63,24 @@ exit status: 0 when every section asked for was measured; 1 when one was not ava
             if args.only not in sections:
                 raise InvalidInputError(f"--only {args.only!r}: choose one of {', '.join(sections)}")
             sections = [args.only]
-        if args.threads is not None:
-            if args.threads < 1:
-                raise InvalidInputError(f"--threads must be >= 1; got {args.threads}")
-            import torch
-
-            torch.set_num_threads(args.threads)
+        if args.threads is not None and args.threads < 1:
+            raise InvalidInputError(f"--threads must be >= 1; got {args.threads}")
         device, device_name = _device(args.device)
         size = args.size if args.size != "auto" else ("full" if device == "cuda" else "reduced")
 
         rows, missing = [], {}
-        for section in sections:
-            try:
-                measure = section_measure(section)
-            except SectionUnavailableError as err:
-                if args.only is not None:
-                    raise
-                missing[section] = str(err)
-                print(f"warning: {err}")
-                continue
-            print(f"measuring {section} at size {size} on {device_name or device} ...", flush=True)
-            rows.extend(measure(size, device, args.repeats))
+        with _torch_threads(args.threads):
+            for section in sections:
+                try:
+                    measure = section_measure(section)
+                except SectionUnavailableError as err:
+                    if args.only is not None:
+                        raise
+                    missing[section] = str(err)
+                    print(f"warning: {err}")
+                    continue
+                print(f"measuring {section} at size {size} on {device_name or device} ...", flush=True)
+                rows.extend(measure(size, device, args.repeats))
 
         document = speed_document(rows, size=size, device=device, device_name=device_name, repeats=args.repeats,
                                   missing_sections=missing, environment=_environment())
@@ -91,6 +90,22 @@ exit status: 0 when every section asked for was measured; 1 when one was not ava
             write_speed_json(target, document)
             print(f"wrote {target}")
         return 1 if missing else 0
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads (None: as set), restoring the count after."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _device(choice: str) -> tuple[str, str | None]:

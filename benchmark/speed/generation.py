@@ -6,7 +6,7 @@ mask enforced. Weights are random (speed does not depend on them) and seeded, so
 variant runs the same network on the same input, and its output is compared with the
 reference's (``settings["latent_max_abs_diff_vs_reference"]``).
 
-Sizes (`GENERATION_SIZES`):
+Sizes (`generation_size`):
 
 - ``full``: the published networks (UNet 1.41 B parameters, SD-1.5 VAE, OpenCLIP ViT-H/14
   text tower) at 256²: a GPU's job; absolute seconds and the fraction of the device's peak.
@@ -14,7 +14,7 @@ Sizes (`GENERATION_SIZES`):
   (32-64-128-128, 32 channels per head, text width 128), a 4-level VAE of width 32-128,
   at 64² (8² latents), 15 + 1 frames, 25 steps: minutes on a CPU; read its ratios, not
   its seconds.
-- ``tiny``: the tests' (tiny UNet and VAE at 64², 7 frames, 2 steps).
+- ``tiny``: the tests' (tiny UNet and VAE at 64², 3 frames, 2 steps).
 
 FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` on the meta device, one
 network call at a time, then multiplied by the calls a clip makes (`clip_flops`): meta
@@ -25,7 +25,7 @@ no FLOP formula, so counting on a CPU would miss it).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import gc
 import logging
 import time
@@ -104,7 +104,7 @@ def _sizes() -> dict[str, GenerationSize]:
     tiny_text = dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                      max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=32)
     return {
-        "tiny": GenerationSize("tiny", tiny_demo_unet_config(), tiny_vae_config(), tiny_text, image_size=64, frames=7,
+        "tiny": GenerationSize("tiny", tiny_demo_unet_config(), tiny_vae_config(), tiny_text, image_size=64, frames=3,
                                steps=2, fast_steps=1),
         "reduced": GenerationSize("reduced", reduced_unet, reduced_vae, reduced_text, image_size=64, fast_steps=FAST_PRESET_STEPS),
         "full": GenerationSize("full", published, published_vae_config(), _published_text_config(), image_size=256,
@@ -228,29 +228,45 @@ def context_image(side: int, seed: int = 0) -> np.ndarray:
 # -- counting FLOPs -------------------------------------------------------------
 
 
-def clip_flops(size: GenerationSize, stage1: bool, steps: int | None = None, batch: int = 1) -> dict[str, float]:
-    """Model FLOPs of one call of ``HandiPipeline`` per clip, counted on the meta device.
+def clip_flops(size: GenerationSize, stage1: bool, steps: int | None = None) -> dict[str, float]:
+    """Model FLOPs of one clip through ``HandiPipeline`` (batch 1), from `network_call_flops`.
 
     A clip makes: 2 text-encoder calls (prompt, empty prompt), 1 VAE encode (the context),
-    per stage ``steps`` UNet calls on the 2B guidance batch and 1 VAE decode of L frames.
+    per stage ``steps`` UNet calls on the guidance batch of 2 and 1 VAE decode of L frames.
 
     Args:
         size: The benchmark size.
         stage1: Count stage 1 (HANDI) too, or only stage 2 (AnimateAnything).
         steps: Solver steps per stage (default: the size's).
-        batch: Clips per pipeline call (FLOPs are returned per clip).
 
     Returns:
-        ``{"text", "vae_encode", "unet_stage1", "unet_stage2", "vae_decode", "total"}``, per clip;
-        the UNet entries cover all steps of their stage.
+        ``{"text", "vae_encode", "unet_stage1", "unet_stage2", "vae_decode", "total"}``; the
+        UNet entries cover all steps of their stage.
+    """
+    steps = size.steps if steps is None else steps
+    calls = network_call_flops(size.name)
+    stages = 2 if stage1 else 1
+    parts = {"text": 2 * calls["text"], "vae_encode": calls["vae_encode"],
+             "unet_stage1": steps * calls["unet_stage1"] if stage1 else 0.0, "unet_stage2": steps * calls["unet_stage2"],
+             "vae_decode": stages * calls["vae_decode"]}
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+@functools.lru_cache(maxsize=None)
+def network_call_flops(size_name: str) -> dict[str, float]:
+    """FLOPs of each network call a clip makes at size ``size_name``, counted once on the meta device.
+
+    Returns:
+        ``text`` (one prompt), ``vae_encode`` (one frame), ``vae_decode`` (the L frames of
+        one clip), ``unet_stage1`` / ``unet_stage2`` (one call on the guidance batch of 2).
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    steps = size.steps if steps is None else steps
-    pipe = build_pipeline(size, stage1=stage1, device="meta")
-    h = size.image_size // 8
-    rows = 2 * batch if size.guidance > 1 else batch
+    size = generation_size(size_name)
+    pipe = build_pipeline(size, stage1=True, device="meta")
+    h, rows = size.image_size // 8, 2 if size.guidance > 1 else 1
 
     def count(call: Any) -> float:
         counter = FlopCounterMode(display=False)
@@ -259,26 +275,19 @@ def clip_flops(size: GenerationSize, stage1: bool, steps: int | None = None, bat
         return float(counter.get_total_flops())
 
     meta = dict(device="meta")
-    tokens = torch.zeros(batch, pipe.tokenizer.model_max_length, dtype=torch.long, **meta)
-    text = count(lambda: pipe.text_encoder(input_ids=tokens)) * 2
-    encode = count(lambda: pipe.vae.encode(torch.zeros(batch, 3, size.image_size, size.image_size, **meta)))
-    decode = count(lambda: pipe.vae.decode(torch.zeros(batch * size.frames, 4, h, h, **meta)))
+    tokens = torch.zeros(1, pipe.tokenizer.model_max_length, dtype=torch.long, **meta)
     latents = torch.zeros(rows, 4, size.frames, h, h, **meta)
     states = torch.zeros(rows, pipe.tokenizer.model_max_length, size.text["hidden_size"], **meta)
     context, mask = torch.zeros(rows, 4, 1, h, h, **meta), torch.zeros(rows, 1, 1, h, h, **meta)
-    timestep = torch.zeros((), **meta)
-    motion = torch.zeros(rows, **meta)
-    unet2 = count(lambda: pipe.unet(latents, timestep, encoder_hidden_states=states, condition_latent=context, mask=mask, motion=motion))
-    unet1 = 0.0
-    if stage1:
-        unet1 = count(lambda: pipe.mask_unet(latents, timestep, encoder_hidden_states=states, condition_latent=context, mask=mask))
-    stages = 2 if stage1 else 1
-    parts = {"text": text, "vae_encode": encode, "unet_stage1": unet1 * steps, "unet_stage2": unet2 * steps,
-             "vae_decode": decode * stages}
-    parts = {k: v / batch for k, v in parts.items()}
-    parts["total"] = sum(parts.values())
-    parts["unet_forward_guidance_batch"] = unet2 / batch
-    return parts
+    timestep, motion = torch.zeros((), **meta), torch.zeros(rows, **meta)
+    return {
+        "text": count(lambda: pipe.text_encoder(input_ids=tokens)),
+        "vae_encode": count(lambda: pipe.vae.encode(torch.zeros(1, 3, size.image_size, size.image_size, **meta))),
+        "vae_decode": count(lambda: pipe.vae.decode(torch.zeros(size.frames, 4, h, h, **meta))),
+        "unet_stage1": count(lambda: pipe.mask_unet(latents, timestep, encoder_hidden_states=states, condition_latent=context, mask=mask)),
+        "unet_stage2": count(lambda: pipe.unet(latents, timestep, encoder_hidden_states=states, condition_latent=context, mask=mask,
+                                               motion=motion)),
+    }
 
 
 # -- timing ---------------------------------------------------------------------
@@ -342,7 +351,7 @@ def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = (
     """Time HANDI and AnimateAnything per clip under every speed variant.
 
     Args:
-        size: ``tiny``, ``reduced`` or ``full`` (`GENERATION_SIZES`).
+        size: ``tiny``, ``reduced`` or ``full`` (`generation_size`).
         device: ``cpu`` or ``cuda``.
         repeats: Timed clips per variant after the untimed-for-steady-state first one;
             the fastest is reported (the least disturbed by other work on the machine).
@@ -411,7 +420,6 @@ def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = (
         for case in cases:
             _release(case)
 
-    flops_cache: dict[tuple[str, int], dict[str, float]] = {}
     rows = []
     environment = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     for model in models:
@@ -421,10 +429,7 @@ def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = (
         reference = next(c for c in mine if c.variant.name == "reference")
         ref_s = min(reference.times)
         for case in mine:
-            key = (model, case.steps)
-            if key not in flops_cache:
-                flops_cache[key] = clip_flops(spec, stage1=model == "handi", steps=case.steps)
-            flops = flops_cache[key]
+            flops = clip_flops(spec, stage1=model == "handi", steps=case.steps)
             steady = min(case.times)
             diff = (case.latents - reference.latents).abs()
             settings = {
