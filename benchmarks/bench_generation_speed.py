@@ -8,6 +8,7 @@ on the demo split, at the paper's 25 steps and at the fast preset's
 weights are present here), and the per-metric difference of their means.
 
     python benchmarks/bench_generation_speed.py --size reduced --repeats 2 --threads 1
+    python benchmarks/bench_generation_speed.py --size reduced --steps 5 --variants compile --threads 1
     python benchmarks/bench_generation_speed.py --size full --device cuda --out speed.json
     python benchmarks/bench_generation_speed.py --quality --samples 8 --skip-speed
 """
@@ -29,13 +30,32 @@ QUALITY_METRICS = ("psnr", "ssim", "hs-err", "hand-recall", "background-fidelity
 
 
 def speed(args: argparse.Namespace) -> None:
-    argv = ["bench", "speed", "--size", args.size, "--device", args.device, "--only", "generation",
-            "--repeats", str(args.repeats)]
+    if args.steps is None and args.variants is None:
+        argv = ["bench", "speed", "--size", args.size, "--device", args.device, "--only", "generation",
+                "--repeats", str(args.repeats)]
+        if args.threads:
+            argv += ["--threads", str(args.threads)]
+        if args.out:
+            argv += ["--out", str(args.out)]
+        hcvg(argv)
+        return
+    # Fewer steps or a subset of variants: the section called directly (the CLI's
+    # sections share one signature, measure(size, device, repeats)).
+    import torch
+
+    from benchmark.speed.generation import measure
+    from benchmark.speed.report import format_rows, speed_document, write_speed_json
+
     if args.threads:
-        argv += ["--threads", str(args.threads)]
+        torch.set_num_threads(args.threads)
+    rows = measure(args.size, args.device, args.repeats, steps=args.steps,
+                   only_variants=None if args.variants is None else tuple(args.variants))
+    print("\n".join(format_rows(rows)))
     if args.out:
-        argv += ["--out", str(args.out)]
-    hcvg(argv)
+        name = torch.cuda.get_device_name() if args.device == "cuda" else None
+        write_speed_json(args.out, speed_document(rows, size=args.size, device=args.device, device_name=name, repeats=args.repeats,
+                                                  environment={"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                                               "steps_override": args.steps}))
 
 
 def quality(args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -68,6 +88,8 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--steps", type=int, default=None, help="solver steps per stage instead of 25 (quicker; ratios hold)")
+    parser.add_argument("--variants", nargs="+", default=None, help="only these variants (the reference always runs)")
     parser.add_argument("--out", type=Path, default=None, help="speed JSON report")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--quality", action="store_true", help="also measure the fast preset's quality cost")

@@ -25,6 +25,7 @@ no FLOP formula, so counting on a CPU would miss it).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import logging
@@ -347,7 +348,7 @@ def _release(case: _Case) -> None:
 
 
 def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = ("handi", "animate-anything"),
-            only_variants: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+            only_variants: tuple[str, ...] | None = None, steps: int | None = None) -> list[dict[str, Any]]:
     """Time HANDI and AnimateAnything per clip under every speed variant.
 
     Args:
@@ -358,6 +359,9 @@ def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = (
         models: ``handi`` (stage 1 + stage 2) and/or ``animate-anything`` (stage 2 only).
             AnimateAnything is measured under ``reference`` and ``optimized`` only.
         only_variants: Restrict to these variant names (the reference is always measured).
+        steps: Solver steps per stage instead of the size's 25 (a quicker CPU run: every
+            option but the fast preset acts per step, so its speed-up does not depend on
+            the step count); the fast preset then runs ``steps * fast_steps / 25`` steps.
 
     Returns:
         Rows of the `benchmark.speed.report.SpeedRow` schema, one per (model, variant)
@@ -373,6 +377,10 @@ def measure(size: str, device: str, repeats: int, *, models: tuple[str, ...] = (
     from handi.pipeline import SpeedOptions
 
     spec = generation_size(size)
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1; got {steps}")
+        spec = dataclasses.replace(spec, steps=steps, fast_steps=max(1, round(steps * spec.fast_steps / spec.steps)))
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be cpu or cuda; got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
