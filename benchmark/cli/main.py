@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from benchmark.cli.adapters import AdaptersCommand
 from benchmark.cli.assets import AssetsCommand
 from benchmark.cli.base import Subcommand
+from benchmark.cli.bench import BenchCommand
 from benchmark.cli.data import DataCommand
 from benchmark.cli.export import ExportCommand
 from benchmark.cli.leaderboard import LeaderboardCommand
@@ -25,7 +26,7 @@ from benchmark.cli.train import TrainCommand
 from hcvg.errors import UserError
 from hcvg.native_logs import native_logs_shown_within
 
-COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand(), TrainCommand(), MergeCommand()]
+COMMANDS: list[Subcommand] = [DemoCommand(), RunCommand(), AdaptersCommand(), MetricsCommand(), TablesCommand(), AssetsCommand(), MasksCommand(), DataCommand(), LeaderboardCommand(), ExportCommand(), TrainCommand(), MergeCommand(), BenchCommand()]
 
 
 # The distribution that installs the `hcvg` console script (pyproject.toml [project] name).

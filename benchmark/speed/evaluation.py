@@ -78,17 +78,6 @@ BACKBONES = ("clip", "blip-large", "blip-base", "egovlp", "inception", "i3d", "h
 #: bf16 replaces float32 in a Fréchet backbone only below this relative feature difference.
 BF16_FRECHET_LIMIT = 1e-3
 
-#: Dense (no sparsity) peak FLOP/s of known GPUs: bf16 tensor cores, TF32, plain float32.
-#: Matched by a substring of ``torch.cuda.get_device_name()``, first match wins.
-PEAK_FLOPS: tuple[tuple[str, dict[str, float]], ...] = (
-    ("H200", {"bf16": 989e12, "tf32": 494e12, "fp32": 67e12}),
-    ("H100 PCIe", {"bf16": 756e12, "tf32": 378e12, "fp32": 51e12}),
-    ("H100", {"bf16": 989e12, "tf32": 494e12, "fp32": 67e12}),  # SXM (HBM3)
-    ("A100", {"bf16": 312e12, "tf32": 156e12, "fp32": 19.5e12}),
-    ("L40S", {"bf16": 362e12, "tf32": 183e12, "fp32": 91.6e12}),
-)
-
-
 @dataclass(frozen=True)
 class SizeSettings:
     """Clips per measurement for one size (the batch that the fast paths fill)."""
@@ -515,14 +504,16 @@ def peak_flops(device: str, precision: str) -> float | None:
     """
     if torch.device(device).type != "cuda":
         return None
+    from benchmark.speed.report import device_peak
+
     name = torch.cuda.get_device_name(torch.device(device))
-    for key, peaks in PEAK_FLOPS:
-        if key in name:
-            if precision == "fp32" and torch.backends.cuda.matmul.allow_tf32:
-                return peaks["tf32"]
-            return peaks.get(precision, peaks["fp32"])
-    logger.warning("no peak FLOP/s listed for %s; peak_flops_fraction is None (add it to PEAK_FLOPS)", name)
-    return None
+    peak = device_peak(name)
+    if peak is None:
+        logger.warning("no peak FLOP/s listed for %s; peak_flops_fraction is None (add it to benchmark.speed.report.DEVICE_PEAKS)", name)
+        return None
+    if precision == "bf16":
+        return peak.bf16_dense_flops
+    return peak.tf32_dense_flops if torch.backends.cuda.matmul.allow_tf32 else peak.fp32_flops
 
 
 def _row(name: str, variant: str, seconds: float, peak: int | None, flops: int | None, reference_seconds: float,
