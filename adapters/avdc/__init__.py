@@ -1,0 +1,1 @@
+"""AVDC, native (docstring completed below)."""
