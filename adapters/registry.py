@@ -27,6 +27,7 @@ ADAPTERS.register("pia", "adapters.diffusers_video.pia:PIAAdapter")
 ADAPTERS.register("cogvideox-t2v", "adapters.diffusers_video.cogvideox:CogVideoXTextToVideoAdapter")
 ADAPTERS.register("cogvideox-i2v", "adapters.diffusers_video.cogvideox:CogVideoXImageToVideoAdapter")
 ADAPTERS.register("diffusers-i2v", "adapters.diffusers_video.image_to_video:DiffusersI2VAdapter")
+ADAPTERS.register("avdc", "adapters.avdc.adapter:AVDCAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:

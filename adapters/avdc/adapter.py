@@ -22,15 +22,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from adapters.avdc.checkpoints import AVDC_BRIDGE, AVDC_ITHOR, AVDC_METAWORLD, CLIP_VIT_B_32
+from adapters.avdc.checkpoints import CHECKPOINTS, CLIP_VIT_B_32
 from adapters.avdc.config import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIANT, UPSTREAM, UPSTREAM_COMMIT, VARIANTS, get_variant
 from adapters.diffusers_video.base import INPUT_FITS, INVERSE_SPATIAL, fit_context
 from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import Asset, resolve_asset
 
-_CHECKPOINTS: dict[str, Asset] = {"metaworld": AVDC_METAWORLD, "ithor": AVDC_ITHOR, "bridge": AVDC_BRIDGE}
-_ASSETS: dict[str, Asset] = {a.name: a for a in (*_CHECKPOINTS.values(), CLIP_VIT_B_32)}
+_ASSETS: dict[str, Asset] = {a.name: a for a in (*CHECKPOINTS.values(), CLIP_VIT_B_32)}
 #: The benchmark's clip length, generated natively (see the module docstring).
 BENCHMARK_FRAMES = 15
 
@@ -99,7 +98,7 @@ class AVDCAdapter(Adapter):
     # -- declarations ------------------------------------------------------------------
     @classmethod
     def required_assets(cls) -> tuple[str, ...]:
-        return (_CHECKPOINTS[DEFAULT_VARIANT].name, CLIP_VIT_B_32.name)
+        return (CHECKPOINTS[DEFAULT_VARIANT].name, CLIP_VIT_B_32.name)
 
     @classmethod
     def locate_asset(cls, name: str) -> Path:
@@ -147,7 +146,7 @@ class AVDCAdapter(Adapter):
             raise ValueError("avdc: variant=tiny loads only from a weights folder")
         from adapters.avdc.convert import load_official_checkpoint
 
-        path = resolve_asset(_CHECKPOINTS[self.variant.name], self.weights)
+        path = resolve_asset(CHECKPOINTS[self.variant.name], self.weights)
         unet = AVDCUNet3D(**self.variant.unet)
         unet.load_state_dict(load_official_checkpoint(path, unet.config, self.source), strict=True)
         return unet.to(dtype)

@@ -33,6 +33,8 @@ def _checkpoint(variant: str, filename: str, what: str) -> Asset:
 AVDC_METAWORLD = _checkpoint("metaworld", "model-24.pt", "Meta-World (128x128, 7 frames)")
 AVDC_ITHOR = _checkpoint("ithor", "model-30.pt", "iTHOR (64x64, 7 frames)")
 AVDC_BRIDGE = _checkpoint("bridge", "model-42.pt", "Bridge (48x64, 6 frames)")
+#: The released checkpoint of each variant.
+CHECKPOINTS: dict[str, Asset] = {"metaworld": AVDC_METAWORLD, "ithor": AVDC_ITHOR, "bridge": AVDC_BRIDGE}
 
 CLIP_VIT_B_32 = Asset(
     name="clip-vit-b-32",
