@@ -22,6 +22,7 @@ def _config(tmp_path: Path, **loop) -> Path:
     data = yaml.safe_load(TINY.read_text())
     data.update({"output_dir": str(tmp_path / "out"), "train_split": "demo:num_samples=2", "checkpoint_every": 2, **loop})
     data["model"].update(height=8, width=8, frames=4)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
