@@ -37,8 +37,8 @@ two full DDIM steps to 1.7e-6 without guidance and 2.2e-4 with w = 2 (the first 
 t = 99, ᾱ ≈ 2.4e-7, divides by sqrt(ᾱ) twice), one DDPM step to 2.4e-7 (3.6e-7 with
 w = 2). At the published Bridge config (full size, 6 frames at 48×64, batch 2): forward
 5.1e-6 (2.2e-6 relative), 2 DDIM steps 3.0e-6, 1 DDPM step 2.4e-7; at iTHOR (64², 7
-frames): 3.6e-6, 1.9e-6 and 2.4e-7. The Meta-World reference is checked by the same slow test (``pytest -m slow
-tests/test_avdc_parity.py``); published-config outputs are stored as a [:, ::4, ::4, ::4] subsample
+frames): 3.6e-6, 1.9e-6, 2.4e-7; at Meta-World (128², 7 frames): 5.8e-6, 2.6e-6, 2.4e-7
+(the slow test, ``pytest -m slow tests/test_avdc_parity.py``); published-config outputs are stored as a [:, ::4, ::4, ::4] subsample
 with inputs regenerated from the recorded seed. The key lists of all three releases
 equal what the converter maps (a fast test).
 """
