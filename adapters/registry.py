@@ -31,6 +31,7 @@ ADAPTERS.register("open-sora", "adapters.opensora.adapter:OpenSoraAdapter")
 ADAPTERS.register("open-sora-t2v", "adapters.opensora.adapter:OpenSoraTextToVideoAdapter")
 ADAPTERS.register("lfdm", "adapters.lfdm.adapter:LFDMAdapter")
 ADAPTERS.register("dynamicrafter", "adapters.dynamicrafter.adapter:DynamiCrafterAdapter")
+ADAPTERS.register("avdc", "adapters.avdc.adapter:AVDCAdapter")
 
 
 def create_adapter(name: str, registry: Registry[type[Adapter]] = ADAPTERS, **options: Any) -> Adapter:

@@ -10,11 +10,13 @@ from benchmark.cli.base import Subcommand
 from benchmark.run_config import ComponentSpec
 
 PACKAGED_CONFIGS = "handi/training/configs"
+#: Where each baseline's packaged configs live (`benchmark.baseline_training.TRAINERS` names them).
+BASELINE_CONFIGS = "adapters/{model}/configs"
 
 
 class TrainCommand(Subcommand):
     name = "train"
-    help = "Train a model of the suite (HANDI's stage 1 or 2) on a split."
+    help = "Train a model of the suite (HANDI's stage 1 or 2) or fine-tune a baseline (avdc, lfdm) on a split."
     description = """Trains one HANDI stage (paper §3.3) on any split whose samples carry hand keypoints
 (`hcvg masks build` makes them for a dataset split; the demo split has them built in).
 
@@ -26,6 +28,12 @@ class TrainCommand(Subcommand):
   vae:     fits a tiny VAE as an autoencoder (tiny models only: the published model
            uses Stable Diffusion's frozen VAE)
 
+Baselines (avdc, lfdm): the paper fine-tunes every baseline on the benchmark (§4.1);
+`hcvg train avdc --config FILE` fine-tunes it on the config's train_split (a prepared
+dataset cache or the demo split) with AdamW, writing OUTPUT_DIR/weights (load it with
+the adapter option weights=OUTPUT_DIR/weights), OUTPUT_DIR/losses.jsonl and
+checkpoints every checkpoint_every steps (--resume continues from the latest).
+
 Runs on accelerate: launch with `accelerate launch -m benchmark.cli.main train ...` or
 torchrun for several GPUs; bf16 and gradient checkpointing come from the config. Every
 checkpoint_every steps the full training state is saved; --resume continues from the
@@ -36,14 +44,19 @@ OUTPUT_DIR/validation."""
   {PACKAGED_CONFIGS}/paper_stage1.yaml   the paper's recipe, stage 1
   {PACKAGED_CONFIGS}/paper_stage2.yaml   the paper's recipe, stage 2 with HRL
   {PACKAGED_CONFIGS}/tiny_*.yaml         the tiny model of the demo (examples/train_handi_tiny.sh)
+  {BASELINE_CONFIGS.format(model="avdc")}/paper.yaml        AVDC fine-tuned on the benchmark, 50 epochs
+  {BASELINE_CONFIGS.format(model="avdc")}/tiny.yaml         a tiny AVDC on the demo split (CPU, minutes)
 
 examples:
   hcvg masks prior --split 'ek100-train:cache=data/ek100,hands=cache/hands/ek100-train'
   hcvg train handi --stage 1 --config {PACKAGED_CONFIGS}/paper_stage1.yaml --prior cache/hands/ek100-train/prior_mask.npy
-  hcvg train handi --stage 2 --config {PACKAGED_CONFIGS}/paper_stage2.yaml --resume"""
+  hcvg train handi --stage 2 --config {PACKAGED_CONFIGS}/paper_stage2.yaml --resume
+  hcvg train avdc --config {BASELINE_CONFIGS.format(model="avdc")}/tiny.yaml --max-steps 20"""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("model", choices=["handi"], help="what to train")
+        from benchmark.baseline_training import TRAINERS
+
+        parser.add_argument("model", choices=["handi", *TRAINERS.names()], help="what to train")
         parser.add_argument("--stage", choices=["1", "2", "vae"], default=None, help="stage to train (default: the config's)")
         parser.add_argument("--config", type=Path, required=True, help="YAML training config")
         parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
@@ -57,7 +70,10 @@ examples:
         from hcvg.errors import UserError
 
         if not args.config.is_file():
-            raise UserError(f"training config {args.config} does not exist (packaged ones are under {PACKAGED_CONFIGS}/)")
+            where = PACKAGED_CONFIGS if args.model == "handi" else BASELINE_CONFIGS.format(model=args.model)
+            raise UserError(f"training config {args.config} does not exist (packaged ones are under {where}/)")
+        if args.model != "handi":
+            return _train_baseline(args, load_split)
         from handi.training.config import TrainConfig
         from handi.training.trainer import train
 
@@ -82,6 +98,28 @@ examples:
         print(f"pipeline: {result.pipeline_dir}")
         print(json.dumps({"summary": str(Path(config.output_dir) / "summary.json")}))
         return 0
+
+
+def _train_baseline(args: argparse.Namespace, load_split) -> int:
+    from benchmark.baseline_training import load_config, train_baseline
+    from hcvg.errors import UserError
+
+    if args.stage is not None or args.prior is not None:
+        raise UserError(f"--stage and --prior are HANDI's; `hcvg train {args.model}` takes neither")
+    try:
+        config = load_config(args.config, output_dir=args.output_dir, max_steps=args.max_steps)
+    except (ValueError, TypeError) as err:
+        raise UserError(str(err)) from err
+    split = _split(config["train_split"], load_split)
+    samples = [split.get(i) for i in split.ids()]
+    try:
+        result = train_baseline(args.model, config, samples, resume=args.resume, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(f"hcvg train {args.model}: {err}") from err
+    print(f"{args.model}: {result.steps} steps in {result.seconds:.0f} s; loss {result.first_loss:.4f} -> {result.last_loss:.4f}")
+    print(f"weights: {result.weights_dir} (adapter option weights={result.weights_dir})")
+    print(json.dumps({"summary": str(Path(config["output_dir"]) / "summary.json")}))
+    return 0
 
 
 def _split(spec_text: str, load_split):
