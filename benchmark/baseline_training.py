@@ -55,7 +55,7 @@ LOSS_LOG = "losses.jsonl"
 #: The one list of trainable baselines: name → its ``build_trainable`` (lazy).
 TRAINERS: Registry[Callable[..., Any]] = Registry("trainable baseline")
 TRAINERS.register("avdc", "adapters.avdc.training:build_trainable")
-# lfdm: "adapters.lfdm.training:build_trainable" is registered here once adapters/lfdm/training.py lands.
+TRAINERS.register("lfdm", "adapters.lfdm.training:build_loop_trainable")
 
 LOOP_DEFAULTS: dict[str, Any] = {
     "output_dir": "runs/train",

@@ -73,3 +73,15 @@ def test_ten_adamw_steps_on_the_demo_split_lower_the_loss(demo_samples, tmp_path
     for name, value in trainable.unet.state_dict().items():
         assert torch.equal(adapter.pipe.unet.state_dict()[name], value), name
     adapter.close()
+
+
+@pytest.mark.slow
+def test_hcvg_train_lfdm_runs_the_shared_loop_and_resumes(tmp_path):
+    from benchmark.cli.main import main
+
+    config = str(CONFIGS_DIR / "train_tiny.yaml")
+    out = tmp_path / "out"
+    assert main(["train", "lfdm", "--config", config, "--output-dir", str(out), "--max-steps", "2", "--no-progress"]) == 0
+    assert (out / "weights").is_dir() and len((out / "losses.jsonl").read_text().splitlines()) == 2
+    assert main(["train", "lfdm", "--config", config, "--output-dir", str(out), "--max-steps", "3", "--resume", "--no-progress"]) == 0
+    assert len((out / "losses.jsonl").read_text().splitlines()) == 3

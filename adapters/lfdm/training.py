@@ -101,6 +101,14 @@ class LFDMTrainable(nn.Module):
         self.text_encoder = pipe.text_encoder.requires_grad_(False).eval()
         self.null_cond_prob = null_cond_prob
 
+    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
+        """The shared loop calls the module (so DDP syncs gradients): the same as `training_loss`."""
+        return self.training_loss(batch, generator)
+
+    def make_batches(self, samples: Sequence[Any], loop_config: dict[str, Any]) -> list[dict[str, Any]]:
+        """The shared loop's examples: one clip each (leading dimension 1), the loop batches them."""
+        return make_batches(samples, {**model_config(loop_config), "batch_size": 1})
+
     def train(self, mode: bool = True) -> "LFDMTrainable":
         # The frozen parts stay in eval mode (upstream: the LFAE's BatchNorm must not update).
         super().train(mode)
@@ -187,6 +195,28 @@ def build_trainable(config: dict[str, Any], seed: int) -> LFDMTrainable:
         pipe.unet.load_state_dict(unet, strict=True)
         _text_encoder(config, pipe)
     return LFDMTrainable(pipe, null_cond_prob=float(config["null_cond_prob"]))
+
+
+#: The keys of `DEFAULTS` that describe the model; the shared loop's config holds them under ``model:``.
+MODEL_KEYS = ("model", "dataset", "lfae", "dm", "weights", "text_encoder", "num_frames", "null_cond_prob")
+
+
+def model_config(loop_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's config from the shared loop's (`benchmark.baseline_training.load_config`).
+
+    Raises:
+        ValueError: If ``model:`` holds a key that is not one of `MODEL_KEYS`.
+    """
+    model = dict(loop_config.get("model") or {})
+    unknown = sorted(set(model) - set(MODEL_KEYS))
+    if unknown:
+        raise ValueError(f"lfdm: unknown keys under model: {unknown}; known: {list(MODEL_KEYS)}")
+    return resolve_config(model)
+
+
+def build_loop_trainable(loop_config: dict[str, Any], seed: int) -> LFDMTrainable:
+    """`hcvg train lfdm`'s entry (the `benchmark.baseline_training.TRAINERS` protocol)."""
+    return build_trainable(model_config(loop_config), seed)
 
 
 def make_optimizer(trainable: LFDMTrainable, config: dict[str, Any]) -> torch.optim.Optimizer:

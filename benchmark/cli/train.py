@@ -46,6 +46,8 @@ OUTPUT_DIR/validation."""
   {PACKAGED_CONFIGS}/tiny_*.yaml         the tiny model of the demo (examples/train_handi_tiny.sh)
   {BASELINE_CONFIGS.format(model="avdc")}/paper.yaml        AVDC fine-tuned on the benchmark, 50 epochs
   {BASELINE_CONFIGS.format(model="avdc")}/tiny.yaml         a tiny AVDC on the demo split (CPU, minutes)
+  {BASELINE_CONFIGS.format(model="lfdm")}/train_paper.yaml  LFDM fine-tuned on the benchmark, 50 epochs (UNet only; LFAE frozen)
+  {BASELINE_CONFIGS.format(model="lfdm")}/train_tiny.yaml   a tiny LFDM on the demo split (CPU, minutes)
 
 examples:
   hcvg masks prior --split 'ek100-train:cache=data/ek100,hands=cache/hands/ek100-train'
