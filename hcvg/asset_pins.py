@@ -146,6 +146,9 @@ def verify_and_record(name: str, pin: str | None, path: Path, directory: bool, c
     with _LOCK:
         known = _USED.get(key)
     if known is not None and (known.status != "mismatch-allowed" or mismatch_allowed(name)):
+        with _LOCK:  # the most recent resolution is the one `used_assets` reports
+            _USED.pop(key, None)
+            _USED[key] = known
         return known
     if directory:
         match = _SNAPSHOT.search(Path(path).resolve().as_posix())

@@ -70,6 +70,7 @@ def test_doc_marks_its_files_and_commands():
         assert any(p.startswith(expected) for p in programs), (expected, programs)
 
 
+@pytest.mark.slow
 def test_following_the_doc_gives_a_leaderboard_row(tmp_path, landmarker_path):
     text = DOC.read_text()
     work = tmp_path / "researcher"  # outside the repository: nothing of it is on the path but what is installed

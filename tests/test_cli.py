@@ -30,6 +30,7 @@ def test_help_explains_every_command(capsys):
         assert "examples:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_demo_writes_summary_and_leaderboard(tmp_path):
     out = tmp_path / "demo"
     done = hcvg("demo", "--out", out, "--num-samples", 3, "--no-progress")
@@ -94,6 +95,7 @@ def _cells_line(stdout: str) -> str:
     return lines[-1]
 
 
+@pytest.mark.slow
 def test_run_on_an_empty_folder_fails_then_succeeds_in_place_once_filled(tmp_path):
     from benchmark.splits import load_split
     from hcvg.video_io import write_video_lossless
@@ -138,6 +140,7 @@ def test_partly_scored_run_exits_1_and_counts_the_failures_not_shown(tmp_path):
     assert done.stdout.count("stage=generate") == 5
 
 
+@pytest.mark.slow
 def test_resume_with_another_matrix_names_each_differing_key_briefly(tmp_path):
     out = tmp_path / "run"
     base = ["run", "--adapters", "static", "--metrics", "psnr", "--scopes", "full", "--no-progress", "--out", out]

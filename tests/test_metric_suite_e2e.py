@@ -70,6 +70,7 @@ def released_handi_clips(shared_data, tmp_path):
     return splits, shared_data / "hands" / "generated"
 
 
+@pytest.mark.slow
 def test_released_handi_videos_are_scored_end_to_end(released_handi_clips, tmp_path):
     splits, folder = released_handi_clips
     adapter = ComponentSpec("folder", {"root": str(folder), "frames": "even", "resize": "true"}, label="handi-released")

@@ -69,6 +69,7 @@ def _native_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if filter_noise(line.encode() + b"\n") == b""]
 
 
+@pytest.mark.slow
 def test_demo_stderr_is_quiet_by_default_and_verbose_brings_native_logs_back(tmp_path: Path, landmarker_path: Path) -> None:
     quiet = _demo(tmp_path, "demo", "--num-samples", "2", "--out", str(tmp_path / "quiet"), "--no-progress")
     assert quiet.returncode == 0, quiet.stderr[-2000:]

@@ -11,6 +11,7 @@ from benchmark.speed import SPEED_SECTIONS, SectionUnavailableError, section_mea
 from benchmark.speed.report import ROW_KEYS, SCHEMA, check_row, device_peak, make_row, read_speed_json
 
 
+@pytest.mark.slow
 def test_bench_speed_tiny_generation_writes_the_schema(tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
