@@ -221,6 +221,36 @@ def fit_video(frames: np.ndarray, request: GenerationRequest, fitting: Fitting, 
 
 
 # -- values ----------------------------------------------------------------------------
+def fit_native_videos(
+    videos: "Sequence[torch.Tensor | np.ndarray]", requests: Sequence[GenerationRequest], fitting: Fitting, *,
+    layout: Layout, value_range: ValueRange, adapter: str,
+) -> list[np.ndarray]:
+    """A batch of a pipeline's float videos → the requests' uint8 clips (`to_uint8_video`, then `fit_video`).
+
+    Args:
+        videos: One float video per request, in ``layout`` and ``value_range``.
+        requests: The batch, in the same order.
+        fitting: The adapter's declared output fitting.
+        adapter: The adapter's name, for error messages ("NAME, sample ID").
+    """
+    clips = []
+    for video, request in zip(videos, requests):
+        native = to_uint8_video(video, layout=layout, value_range=value_range, sample_id=request.sample_id)
+        clips.append(fit_video(native, request, fitting, source=f"{adapter}, sample {request.sample_id!r}"))
+    return clips
+
+
+def release_device_memory() -> None:
+    """After an adapter drops its modules in ``close()``: collect them and return CUDA's cached blocks."""
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def to_uint8_video(video: "torch.Tensor | np.ndarray", *, layout: Layout, value_range: ValueRange, sample_id: str) -> np.ndarray:
     """Convert one float video, as pipelines return it, to uint8 RGB frames.
 

@@ -16,7 +16,6 @@ Native → benchmark mapping (recorded by `describe()`):
 from __future__ import annotations
 
 import dataclasses
-import gc
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -25,7 +24,7 @@ import numpy as np
 from adapters.avdc.checkpoints import CHECKPOINTS, CLIP_VIT_B_32
 from adapters.avdc.config import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_VARIANT, UPSTREAM, UPSTREAM_COMMIT, VARIANTS, get_variant
 from adapters.diffusers_video.base import INPUT_FITS, INVERSE_SPATIAL, fit_context
-from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
+from adapters.fitting import Fitting, TorchSettings, fit_native_videos, generators_for, release_device_memory
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import Asset, resolve_asset
 
@@ -185,11 +184,7 @@ class AVDCAdapter(Adapter):
 
     def close(self) -> None:
         self.pipe = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device_memory()
 
     # -- generation --------------------------------------------------------------------
     def generate(self, requests: list[GenerationRequest]) -> list[np.ndarray]:
@@ -202,11 +197,7 @@ class AVDCAdapter(Adapter):
         context = torch.from_numpy(contexts).permute(0, 3, 1, 2).float() / 255.0  # [B, 3, H, W] in [0, 1]
         prompts = [r.prompt for r in requests]
         videos = self.pipe(context, prompts, self.native.frames, self.native.steps, self.native.guidance, generators_for(requests))
-        out = []
-        for video, request in zip(videos, requests):
-            native = to_uint8_video(video, layout="CTHW", value_range="0,1", sample_id=request.sample_id)
-            out.append(fit_video(native, request, self.output_fitting(), source=f"avdc, sample {request.sample_id!r}"))
-        return out
+        return fit_native_videos(videos, requests, self.output_fitting(), layout="CTHW", value_range="0,1", adapter="avdc")
 
     # -- tests -------------------------------------------------------------------------
     @classmethod

@@ -26,7 +26,6 @@ arguments (`pipeline_kwargs`). The base does the rest, the same way for all:
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import tempfile
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 import cv2
 import numpy as np
 
-from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
+from adapters.fitting import Fitting, TorchSettings, fit_native_videos, generators_for, release_device_memory
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import AssetNotFoundError, resolve_asset
 
@@ -183,11 +182,7 @@ class DiffusersVideoAdapter(Adapter):
 
     def close(self) -> None:
         self.pipe = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device_memory()
 
     # -- generation --------------------------------------------------------------
     def pipeline_kwargs(self, requests: list[GenerationRequest], images: list["PIL.Image.Image"] | None) -> dict[str, Any]:
@@ -237,8 +232,7 @@ class DiffusersVideoAdapter(Adapter):
 
     def to_clip(self, video: Any, request: GenerationRequest) -> np.ndarray:
         """One pipeline output (float ``[T, C, H, W]`` in [0, 1]) → the request's uint8 clip."""
-        native = to_uint8_video(video, layout="TCHW", value_range="0,1", sample_id=request.sample_id)
-        return fit_video(native, request, self.output_fitting(), source=f"{self.name}, sample {request.sample_id!r}")
+        return fit_native_videos([video], [request], self.output_fitting(), layout="TCHW", value_range="0,1", adapter=self.name)[0]
 
     # -- tests -------------------------------------------------------------------
     @classmethod

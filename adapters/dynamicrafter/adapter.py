@@ -12,7 +12,6 @@ Torch is imported inside methods: `hcvg adapters list` imports this module.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from adapters.diffusers_video.base import INPUT_FITS, INVERSE_SPATIAL, InputFit, fit_context
 from adapters.dynamicrafter.config import PUBLISHED_SAMPLING, UPSTREAM_COMMIT, UPSTREAM_REPO
-from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
+from adapters.fitting import Fitting, TorchSettings, fit_native_videos, generators_for, release_device_memory
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 
 if TYPE_CHECKING:
@@ -204,11 +203,7 @@ class DynamiCrafterAdapter(Adapter):
 
     def close(self) -> None:
         self.pipe = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device_memory()
 
     # -- generation --------------------------------------------------------------
     def prompts(self, requests: list[GenerationRequest]) -> list[str]:
@@ -228,11 +223,7 @@ class DynamiCrafterAdapter(Adapter):
             guidance_scale=self.native.guidance if self.native.guidance is not None else PUBLISHED_SAMPLING.guidance,
             eta=self.eta, frame_stride=self.frame_stride, negative_prompt=self.negative_prompt,
         )
-        clips = []
-        for video, request in zip(videos, requests):
-            native = to_uint8_video(video, layout="TCHW", value_range="0,1", sample_id=request.sample_id)
-            clips.append(fit_video(native, request, self.output_fitting(), source=f"{self.name}, sample {request.sample_id!r}"))
-        return clips
+        return fit_native_videos(videos, requests, self.output_fitting(), layout="TCHW", value_range="0,1", adapter=self.name)
 
     # -- tests -------------------------------------------------------------------
     @classmethod

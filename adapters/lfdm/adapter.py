@@ -10,14 +10,13 @@ dropped and the other 39 are resampled evenly to L = 15, then resized to 256².
 from __future__ import annotations
 
 import dataclasses
-import gc
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
 
-from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
+from adapters.fitting import Fitting, TorchSettings, fit_native_videos, generators_for, release_device_memory
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import Asset, resolve_asset
 
@@ -172,11 +171,7 @@ class LFDMAdapter(Adapter):
 
     def close(self) -> None:
         self.pipe = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device_memory()
 
     # -- generation --------------------------------------------------------------
     def native_images(self, requests: list[GenerationRequest]) -> Any:
@@ -201,12 +196,7 @@ class LFDMAdapter(Adapter):
             self.native_images(requests), [r.prompt for r in requests], generators_for(requests),
             num_frames=self.native.frames, steps=self.native.steps, cond_scale=self.cond_scale,
         )
-        fitting = self.output_fitting()
-        out = []
-        for video, request in zip(videos, requests):
-            native = to_uint8_video(video, layout="TCHW", value_range="0,1", sample_id=request.sample_id)
-            out.append(fit_video(native, request, fitting, source=f"{self.name}, sample {request.sample_id!r}"))
-        return out
+        return fit_native_videos(videos, requests, self.output_fitting(), layout="TCHW", value_range="0,1", adapter=self.name)
 
     # -- tests -------------------------------------------------------------------
     @classmethod

@@ -13,13 +13,12 @@ Open-Sora) gets no context; its 51 frames are resampled evenly to 15.
 from __future__ import annotations
 
 import dataclasses
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from adapters.fitting import Fitting, TorchSettings, fit_video, generators_for, to_uint8_video
+from adapters.fitting import Fitting, TorchSettings, fit_native_videos, generators_for, release_device_memory
 from hcvg.adapter import Adapter, Capabilities, GenerationRequest, NativeSettings
 from hcvg.assets import resolve_asset
 
@@ -171,11 +170,7 @@ class OpenSoraAdapter(Adapter):
 
     def close(self) -> None:
         self.pipe = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device_memory()
 
     # -- generation --------------------------------------------------------------
     def generate(self, requests: list[GenerationRequest]) -> list[np.ndarray]:
@@ -195,11 +190,7 @@ class OpenSoraAdapter(Adapter):
             width=width, num_frames=self.native.frames, num_steps=self.native.steps, guidance=self.native.guidance,
             fps=self.native.fps, aesthetic_score=self.aesthetic_score,
         )
-        clips = []
-        for video, request in zip(videos, requests):
-            native = to_uint8_video(video, layout="CTHW", value_range="-1,1", sample_id=request.sample_id)
-            clips.append(fit_video(native, request, self.output_fitting(), source=f"{self.name}, sample {request.sample_id!r}"))
-        return clips
+        return fit_native_videos(videos, requests, self.output_fitting(), layout="CTHW", value_range="-1,1", adapter=self.name)
 
     # -- tests -------------------------------------------------------------------
     @classmethod
